@@ -1,0 +1,1 @@
+"""Enclave's composition root: settings, wiring and the command line."""

@@ -1,0 +1,191 @@
+"""The `enclave` command: arguments map onto settings; library errors become one readable line."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.markup import escape
+
+from ingest.errors import IngestError
+from policies.errors import PolicyError
+from rag.errors import RagError
+
+app = typer.Typer(add_completion=False, no_args_is_help=True, help="Enclave: cited answers from your own documents.")
+out = Console()
+err = Console(stderr=True)
+
+UserOption = Annotated[str | None, typer.Option("--user", help="Answer as this user (default: ENCLAVE_USER or OS user).")]
+JsonOption = Annotated[bool, typer.Option("--json", help="Print one JSON object.")]
+
+
+def main() -> None:
+    """Entry point: run the app and turn known errors into a message and exit code 1."""
+    from ingest.offline import enforce_offline_env
+
+    enforce_offline_env()
+    try:
+        app()
+    except (IngestError, RagError, PolicyError) as exc:
+        err.print(f"[bold red]error:[/] {exc}")
+        if getattr(exc, "hint", ""):
+            err.print(f"  next step: {exc.hint}")
+        sys.exit(1)
+
+
+def _settings() -> Any:
+    from enclave.settings import load_settings
+
+    return load_settings()
+
+
+@app.command()
+def setup() -> None:
+    """Create ENCLAVE_HOME, assemble and verify the bundled model, write a default policy."""
+    from enclave.wiring import setup_home
+
+    settings = _settings()
+    for line in setup_home(settings):
+        out.print(f"[green]✓[/] {line}")
+    out.print(f"Enclave home: {settings.home.resolve()}")
+
+
+@app.command()
+def ingest(
+    path: Annotated[Path, typer.Argument(help="Folder of documents to ingest (recursively).")],
+    json_out: JsonOption = False,
+) -> None:
+    """Ingest every supported file under PATH; unchanged files cost a hash check only."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+    from enclave.wiring import build_embedder, ingest_deps, open_index
+    from ingest.pipeline import discover, ingest_folder
+
+    settings = _settings()
+    embedder = build_embedder(settings)
+    index = open_index(settings, embedder)
+    try:
+        deps = ingest_deps(settings, index, embedder)
+        total = len(discover(path.resolve()))
+        with Progress(
+            TextColumn("[bold]ingest"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
+            TextColumn("{task.fields[current]}"), console=err, transient=False, disable=json_out,
+        ) as bar:
+            task = bar.add_task("ingest", total=total, current="")
+            report = ingest_folder(path, deps, lambda p: bar.update(task, completed=p.done, current=p.source[-60:]))
+        deps.manifest.close()
+    finally:
+        index.close()
+    if json_out:
+        out.print_json(json.dumps(_report_dict(report)))
+        return
+    out.print(
+        f"files: {report.files_seen} seen, {len(report.ingested)} new, {len(report.changed)} changed, "
+        f"{report.unchanged} unchanged, {len(report.removed)} removed, {len(report.failed)} failed"
+    )
+    out.print(f"chunks: {report.chunks_written} written, {report.chunks_deleted} deleted; embeddings computed: {report.embeddings}")
+    for f in report.failed:
+        out.print(f"[yellow]skipped[/] {escape(f.source)}: {escape(f'[{f.code}] {f.message}')}")
+
+
+def _report_dict(report: Any) -> dict[str, Any]:
+    return {
+        "files_seen": report.files_seen,
+        "ingested": report.ingested,
+        "changed": report.changed,
+        "unchanged": report.unchanged,
+        "removed": report.removed,
+        "failed": [{"source": f.source, "code": f.code, "message": f.message} for f in report.failed],
+        "chunks_written": report.chunks_written,
+        "chunks_deleted": report.chunks_deleted,
+        "embeddings": report.embeddings,
+        "pages": report.pages,
+        "seconds": {k: round(v, 3) for k, v in report.seconds.items()},
+    }
+
+
+@app.command()
+def ask(
+    question: Annotated[str, typer.Argument(help="Your question.")],
+    user: UserOption = None,
+    json_out: JsonOption = False,
+) -> None:
+    """Answer QUESTION from the documents USER may read, with numbered citations."""
+    from enclave.wiring import build_answerer, build_embedder, build_generator, default_user, open_index, policy_loader
+    from policies.engine import principal_for
+    from rag.answer import Answer
+
+    settings = _settings()
+    if not question.strip():
+        raise RagError("the question is empty", hint='ask something, e.g. enclave ask "What is the leave policy?"')
+    principal = principal_for(policy_loader(settings)(), user or default_user())
+    embedder = build_embedder(settings)
+    index = open_index(settings, embedder)
+    try:
+        answerer = build_answerer(settings, index, embedder, build_generator(settings))
+        answer = None
+        for event in answerer.ask(question, principal):
+            if isinstance(event, Answer):
+                answer = event
+            elif not json_out:
+                out.print(event, end="", markup=False, highlight=False, soft_wrap=True)
+    finally:
+        index.close()
+    assert answer is not None
+    if json_out:
+        print(json.dumps(answer.to_dict(), ensure_ascii=False))
+        return
+    out.print()
+    if answer.citations:
+        out.print("\n[bold]Sources[/]")
+        for c in answer.citations:
+            page = f", page {c.page}" if c.page is not None else ""
+            out.print(f"[bold][{c.n}][/] {c.source}{page}", highlight=False)
+            out.print(f"    “{_one_line(c.quote, 300)}”", markup=False, highlight=False)
+    if answer.dropped_passages:
+        out.print(f"({answer.dropped_passages} lower-ranked passage(s) did not fit the context budget)")
+
+
+def _one_line(text: str, limit: int) -> str:
+    flat = " ".join(text.split())
+    return flat if len(flat) <= limit else flat[: limit - 1] + "…"
+
+
+@app.command()
+def status(json_out: JsonOption = False) -> None:
+    """Show the index: documents, chunks, models and where everything lives."""
+    from enclave.wiring import build_embedder, build_generator, open_index
+    from ingest.manifest import Manifest
+
+    settings = _settings()
+    embedder = build_embedder(settings)
+    index = open_index(settings, embedder)
+    try:
+        documents, chunks = index.counts()
+    finally:
+        index.close()
+    manifest = Manifest(settings.manifest_path)
+    records = manifest.all()
+    manifest.close()
+    generator = build_generator(settings)
+    info = {
+        "documents": documents,
+        "chunks": chunks,
+        "failed_files": sum(1 for r in records if r.status == "failed"),
+        "embedding_model": embedder.model_id,
+        "embedding_dim": embedder.dim,
+        "generator_model": generator.model_name,
+        "generator_sha256": generator.model_sha256,
+        "store": str(settings.store_dir.resolve()),
+        "home": str(settings.home.resolve()),
+        "policy": str(settings.policy_dir.resolve()),
+    }
+    if json_out:
+        print(json.dumps(info))
+        return
+    for key, value in info.items():
+        out.print(f"{key:>16}: {value}", highlight=False)

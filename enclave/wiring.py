@@ -1,0 +1,146 @@
+"""The composition root: the only place that names concrete adapters."""
+
+from __future__ import annotations
+
+import getpass
+import os
+from collections.abc import Callable
+from pathlib import Path
+
+from enclave.settings import DEFAULT_MODEL_NAME, DEFAULT_MODEL_SHA256, Settings
+from ingest.embed import Bm25Encoder, SentenceTransformerEmbedder, bundled_minilm_path
+from ingest.index.base import VectorIndex
+from ingest.index.edge import EdgeIndex
+from ingest.manifest import Manifest
+from ingest.parse import parse_file
+from ingest.pipeline import IngestDeps
+from ingest.schema import SCHEMA_VERSION, IndexMeta
+from policies.engine import labels_for
+from policies.load import POLICY_FILE, load_policy
+from policies.model import Policy
+from rag.answer import AnswerConfig, Answerer
+from rag.generators.base import Generator
+from rag.generators.llama_cpp import LlamaCppGenerator
+from rag.models import assemble_default_model
+from rag.retrieve import RetrievalConfig, Retriever
+
+DEFAULT_POLICY = """\
+# Enclave access policy for a single-machine install, written by `enclave setup`.
+# Deny by default: a document without a label, or a user without a group, sees nothing.
+# See policies/examples/ for a hospital layout.
+version: 1
+question_logging: full      # full | hash
+users:
+  {user}:
+    groups: [staff]
+    roles: [user, admin, auditor]
+groups:
+  staff: {{description: Everyone on this machine}}
+labels:
+  - match: "**"
+    labels: [internal]
+grants:
+  - group: staff
+    labels: [internal]
+"""
+
+
+def default_user() -> str:
+    """The CLI's identity when --user is not given: ENCLAVE_USER, else the OS account."""
+    return os.environ.get("ENCLAVE_USER") or getpass.getuser()
+
+
+def default_model_path(settings: Settings) -> Path:
+    """Where setup assembles the bundled model."""
+    return settings.models_dir / f"{DEFAULT_MODEL_NAME}.gguf"
+
+
+def setup_home(settings: Settings) -> list[str]:
+    """Create ENCLAVE_HOME, assemble and verify the default model, write a default policy."""
+    done = []
+    settings.home.mkdir(parents=True, exist_ok=True)
+    if not settings.generator.model_path:
+        path = assemble_default_model(default_model_path(settings), DEFAULT_MODEL_SHA256)
+        done.append(f"model {path} (sha256 verified)")
+    policy_file = settings.policy_dir / POLICY_FILE
+    if not policy_file.exists():
+        settings.policy_dir.mkdir(parents=True, exist_ok=True)
+        policy_file.write_text(DEFAULT_POLICY.format(user=default_user()))
+        done.append(f"policy {policy_file} (user '{default_user()}' may read every ingested document)")
+    return done
+
+
+def policy_loader(settings: Settings) -> Callable[[], Policy]:
+    """Reads the policy afresh on each call, so a change applies to the next question."""
+    return lambda: load_policy(settings.policy_dir)
+
+
+def build_embedder(settings: Settings) -> SentenceTransformerEmbedder:
+    """The dense embedder named in settings (bundled MiniLM by default)."""
+    e = settings.embedding
+    path = Path(e.model_path) if e.model_path else bundled_minilm_path()
+    return SentenceTransformerEmbedder(e.model_id, path, dtype=e.dtype, batch_size=e.batch_size)
+
+
+def open_index(settings: Settings, embedder: SentenceTransformerEmbedder) -> VectorIndex:
+    """Open (or create) the vector index and check it was built by the configured embedder."""
+    match settings.index.backend:
+        case "edge":
+            index = EdgeIndex(settings.store_dir)
+    index.ensure(IndexMeta(schema_version=SCHEMA_VERSION, embedding_model=embedder.model_id, embedding_dim=embedder.dim))
+    return index
+
+
+def build_generator(settings: Settings) -> Generator:
+    """The generator named in settings; the bundled model unless a path + sha256 is given."""
+    g = settings.generator
+    match g.backend:
+        case "llama_cpp":
+            if g.model_path:
+                path, sha, name = Path(g.model_path), g.model_sha256, g.model_name or Path(g.model_path).stem
+            else:
+                path, sha, name = default_model_path(settings), DEFAULT_MODEL_SHA256, DEFAULT_MODEL_NAME
+            return LlamaCppGenerator(
+                path, sha, name, n_ctx=g.n_ctx, n_threads=g.n_threads, temperature=g.temperature, seed=g.seed
+            )
+
+
+def ingest_deps(settings: Settings, index: VectorIndex, embedder: SentenceTransformerEmbedder) -> IngestDeps:
+    """Everything the ingest route needs."""
+    policy = load_policy(settings.policy_dir)
+    return IngestDeps(
+        index=index,
+        manifest=Manifest(settings.manifest_path),
+        embedder=embedder,
+        sparse=Bm25Encoder(),
+        parse=parse_file,
+        labeler=lambda source: labels_for(policy, source),
+        max_tokens=settings.chunking.max_tokens,
+        overlap_tokens=settings.chunking.overlap_tokens,
+        max_file_bytes=settings.ingest.max_file_mb * 1024 * 1024,
+    )
+
+
+def build_answerer(
+    settings: Settings, index: VectorIndex, embedder: SentenceTransformerEmbedder, generator: Generator
+) -> Answerer:
+    """The answer route with the policy read per question."""
+    r = settings.retrieval
+    retriever = Retriever(
+        index,
+        embedder,
+        Bm25Encoder(),
+        policy_loader(settings),
+        RetrievalConfig(
+            top_k=r.top_k, prefetch_k=r.prefetch_k, rrf_k=r.rrf_k, dense_weight=r.dense_weight, sparse_weight=r.sparse_weight
+        ),
+    )
+    return Answerer(
+        retriever,
+        generator,
+        AnswerConfig(
+            context_budget_tokens=r.context_budget_tokens,
+            max_answer_tokens=settings.generator.max_answer_tokens,
+            min_dense_score=r.min_dense_score,
+        ),
+    )

@@ -1,0 +1,1 @@
+"""Files in, chunks in the index: discover, parse, chunk, embed, write."""

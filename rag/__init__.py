@@ -1,0 +1,1 @@
+"""A question from a known person in, a cited answer out: filter, retrieve, pack, generate."""

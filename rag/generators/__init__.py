@@ -1,0 +1,1 @@
+"""The generator port and its adapters."""
