@@ -1,0 +1,68 @@
+"""Shared fixtures: an isolated ENCLAVE_HOME with the real model, and a blocked network."""
+
+from __future__ import annotations
+
+import os
+import socket
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from enclave.settings import DEFAULT_MODEL_NAME, DEFAULT_MODEL_SHA256, Settings, load_settings
+
+
+@pytest.fixture(scope="session")
+def assembled_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The bundled default model, assembled once per test session and sha256-verified."""
+    from rag.models import assemble_default_model
+
+    target = tmp_path_factory.mktemp("models") / f"{DEFAULT_MODEL_NAME}.gguf"
+    return assemble_default_model(target, DEFAULT_MODEL_SHA256)
+
+
+@pytest.fixture
+def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, assembled_model: Path) -> Path:
+    """A fresh ENCLAVE_HOME with the model in place (hard link) and the default policy for 'tester'."""
+    from enclave.wiring import default_model_path, setup_home
+
+    home = tmp_path / "home"
+    monkeypatch.setenv("ENCLAVE_HOME", str(home))
+    monkeypatch.setenv("ENCLAVE_USER", "tester")
+    monkeypatch.delenv("ENCLAVE_CONFIG", raising=False)
+    settings = load_settings(home=home)
+    target = default_model_path(settings)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    os.link(assembled_model, target)
+    setup_home(settings)
+    return home
+
+
+@pytest.fixture
+def settings(home: Path) -> Settings:
+    """Settings for the test's ENCLAVE_HOME."""
+    return load_settings(home=home)
+
+
+class NetworkBlocked(RuntimeError):
+    """Raised when code under test tries to open a network connection."""
+
+
+@pytest.fixture
+def no_network(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[str]]:
+    """Every outbound connection and name lookup fails (and is recorded); loopback-free by design."""
+    attempts: list[str] = []
+
+    def refuse_connect(self: socket.socket, address: object) -> None:
+        attempts.append(f"connect {address!r}")
+        raise NetworkBlocked(f"network blocked in test: connect {address!r}")
+
+    def refuse_lookup(host: object, *args: object, **kwargs: object) -> None:
+        attempts.append(f"getaddrinfo {host!r}")
+        raise NetworkBlocked(f"network blocked in test: getaddrinfo {host!r}")
+
+    monkeypatch.setattr(socket.socket, "connect", refuse_connect)
+    monkeypatch.setattr(socket.socket, "connect_ex", refuse_connect)
+    monkeypatch.setattr(socket, "getaddrinfo", refuse_lookup)
+    monkeypatch.setattr(socket, "create_connection", lambda *a, **k: refuse_connect(None, a[0] if a else None))  # type: ignore[arg-type]
+    yield attempts
