@@ -98,6 +98,8 @@ class Settings(BaseSettings):
     home: Path = DEFAULT_HOME
     # Empty: ENCLAVE_HOME/policy. A site points this at its versioned policy directory.
     policy_path: str = ""
+    # Empty: ENCLAVE_HOME/keys/audit.key. The audit HMAC key, kept outside the audit log.
+    audit_key_file: str = ""
     embedding: EmbeddingSettings = Field(default_factory=EmbeddingSettings)
     chunking: ChunkSettings = Field(default_factory=ChunkSettings)
     ingest: IngestSettings = Field(default_factory=IngestSettings)
@@ -132,6 +134,16 @@ class Settings(BaseSettings):
     def policy_dir(self) -> Path:
         """The site's access policy (policy.yaml); `policy_path` overrides."""
         return Path(self.policy_path) if self.policy_path else self.home / "policy"
+
+    @property
+    def audit_log_path(self) -> Path:
+        """The append-only audit log (its checkpoint `.head` sits beside it)."""
+        return self.home / "audit" / "audit.jsonl"
+
+    @property
+    def audit_key_path(self) -> Path:
+        """The audit HMAC key; `audit_key_file` overrides."""
+        return Path(self.audit_key_file) if self.audit_key_file else self.home / "keys" / "audit.key"
 
     @property
     def models_dir(self) -> Path:

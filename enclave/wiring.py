@@ -15,6 +15,7 @@ from ingest.manifest import Manifest
 from ingest.parse import parse_file
 from ingest.pipeline import IngestDeps
 from ingest.schema import SCHEMA_VERSION, IndexMeta
+from policies.audit import AuditLog, AuditSink, load_key
 from policies.engine import labels_for
 from policies.load import POLICY_FILE, load_policy
 from policies.model import Policy
@@ -67,7 +68,16 @@ def setup_home(settings: Settings) -> list[str]:
         settings.policy_dir.mkdir(parents=True, exist_ok=True)
         policy_file.write_text(DEFAULT_POLICY.format(user=default_user()))
         done.append(f"policy {policy_file} (user '{default_user()}' may read every ingested document)")
+    if not settings.audit_key_path.exists():
+        load_key(settings.audit_key_path, create=True)
+        done.append(f"audit key {settings.audit_key_path} (mode 0600; keep it out of the log's backups)")
     return done
+
+
+def open_audit_log(settings: Settings) -> AuditLog:
+    """The live audit log under ENCLAVE_HOME/audit, sealed with the key kept outside it."""
+    first_use = not settings.audit_log_path.exists()
+    return AuditLog(settings.audit_log_path, load_key(settings.audit_key_path, create=first_use))
 
 
 def policy_loader(settings: Settings) -> Callable[[], Policy]:
@@ -122,9 +132,13 @@ def ingest_deps(settings: Settings, index: VectorIndex, embedder: SentenceTransf
 
 
 def build_answerer(
-    settings: Settings, index: VectorIndex, embedder: SentenceTransformerEmbedder, generator: Generator
+    settings: Settings,
+    index: VectorIndex,
+    embedder: SentenceTransformerEmbedder,
+    generator: Generator,
+    audit: AuditSink | None = None,
 ) -> Answerer:
-    """The answer route with the policy read per question."""
+    """The answer route with the policy read per question; every step goes to the live audit log."""
     r = settings.retrieval
     retriever = Retriever(
         index,
@@ -143,4 +157,5 @@ def build_answerer(
             max_answer_tokens=settings.generator.max_answer_tokens,
             min_dense_score=r.min_dense_score,
         ),
+        audit=audit if audit is not None else open_audit_log(settings),
     )

@@ -10,24 +10,44 @@ import yaml
 
 from policies.errors import PolicyInvalid
 from policies.model import LabelRule, Policy, UserEntry
+from policies.validate import Problem, validate_tree
 
 POLICY_FILE = "policy.yaml"
 
 
 def load_policy(policy_dir: Path) -> Policy:
-    """Load `policy.yaml` from `policy_dir`; the version is the hash of the file's bytes."""
+    """Load `policy.yaml` from `policy_dir`; the version is the hash of the file's bytes.
+
+    Any error (unreadable file, bad YAML, unknown key or group, missing field) raises PolicyInvalid
+    naming the line: a policy that cannot be fully understood grants nothing.
+    """
+    policy, problems, origin = check_policy(policy_dir)
+    errors = [p for p in problems if p.severity == "error"]
+    if errors or policy is None:
+        more = f" (and {len(errors) - 1} more problem(s))" if len(errors) > 1 else ""
+        raise PolicyInvalid(errors[0].render(origin) + more, hint="run enclave policy check for every problem")
+    return policy
+
+
+def check_policy(policy_dir: Path) -> tuple[Policy | None, list[Problem], str]:
+    """(the policy if it has no errors, every problem with its line, the file's path)."""
     path = Path(policy_dir) / POLICY_FILE
+    origin = str(path)
     try:
         raw = path.read_bytes()
     except OSError as exc:
-        raise PolicyInvalid(f"cannot read policy {path}: {exc.strerror or exc}", hint="run enclave setup") from exc
+        return None, [Problem(0, f"cannot read the policy: {exc.strerror or exc} (run enclave setup)")], origin
     try:
-        data = yaml.safe_load(raw) or {}
+        tree = yaml.compose(raw, Loader=yaml.SafeLoader)
+        problems = validate_tree(tree)
+        data = yaml.safe_load(raw)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
-        where = f" line {mark.line + 1}" if mark is not None else ""
-        raise PolicyInvalid(f"{path}{where}: not valid YAML ({getattr(exc, 'problem', exc)})") from exc
-    return parse_policy(data, version=hashlib.sha256(raw).hexdigest()[:16], origin=str(path))
+        line = mark.line + 1 if mark is not None else 1
+        return None, [Problem(line, f"not valid YAML: {getattr(exc, 'problem', None) or exc}")], origin
+    if any(p.severity == "error" for p in problems):
+        return None, problems, origin
+    return parse_policy(data, version=hashlib.sha256(raw).hexdigest()[:16], origin=origin), problems, origin
 
 
 def parse_policy(data: Any, version: str, origin: str = "policy") -> Policy:

@@ -1,7 +1,15 @@
-"""The answer route: retrieve (policy-filtered) → keep relevant → pack → generate → cite."""
+"""The answer route: retrieve (policy-filtered) → keep relevant → pack → generate → cite.
+
+Audit order (fail closed): after retrieval and before the model is called, the `question` and
+`retrieval` events (and a `denial` when the user may read nothing) are appended and fsynced; the
+`answer` event is appended before the citation markers and the final Answer are yielded, and before
+any text at all on the not-found path. If any append fails, AuditWriteFailed propagates and no
+Answer is served. Streamed text is only ever shown after the question was durably recorded.
+"""
 
 from __future__ import annotations
 
+import hashlib
 import re
 import time
 from collections.abc import Iterator, Sequence
@@ -9,9 +17,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ingest.index.base import Hit
+from policies.audit import AuditSink, question_fields
 from policies.model import Principal
 from rag.generators.base import Generator, Message
 from rag.prompt import NOT_FOUND_MARKER, PROMPT_TEMPLATE_HASH, pack_prompt
+from rag.errors import MissingPrincipal
 from rag.retrieve import Retrieval, Retriever
 
 NOT_FOUND_TEXT = "I could not find this in the documents you have access to."
@@ -76,22 +86,34 @@ class AnswerConfig:
 class Answerer:
     """Turns a question from a principal into a streamed, cited answer."""
 
-    def __init__(self, retriever: Retriever, generator: Generator, config: AnswerConfig) -> None:
+    def __init__(
+        self, retriever: Retriever, generator: Generator, config: AnswerConfig, audit: AuditSink | None = None
+    ) -> None:
         self._retriever = retriever
         self._generator = generator
         self._config = config
+        self._audit = audit  # the composition root always passes the live log
 
     def ask(
         self, question: str, principal: Principal | None, history: Sequence[Message] = ()
     ) -> Iterator[str | Answer]:
         """Yield text pieces as the model writes them, then the finished Answer."""
         t0 = time.perf_counter()
-        retrieval = self._retriever.retrieve(question, principal)
+        try:
+            retrieval = self._retriever.retrieve(question, principal)
+        except MissingPrincipal:
+            self._record("denial", "(anonymous)", reason="question without a signed-in principal")
+            raise
+        assert principal is not None
+        actor = principal.user
+        self._record_retrieval(actor, question, retrieval)
         t_retrieve = time.perf_counter() - t0
         relevant = [h for h in retrieval.hits if self._is_evidence(h)]
         if not relevant:
+            answer = self._not_found(retrieval, {"retrieve_s": t_retrieve, "total_s": time.perf_counter() - t0})
+            self._record_answer(actor, answer)
             yield NOT_FOUND_TEXT
-            yield self._not_found(retrieval, {"retrieve_s": t_retrieve, "total_s": time.perf_counter() - t0})
+            yield answer
             return
         self._generator.warm_up()
         budget = min(
@@ -126,18 +148,17 @@ class Answerer:
             "prompt_tokens": float(packed.prompt_tokens),
         }
         if not streaming:
+            answer = self._not_found(retrieval, timings, dropped=packed.dropped)
+            self._record_answer(actor, answer)
             yield NOT_FOUND_TEXT
-            yield self._not_found(retrieval, timings, dropped=packed.dropped)
+            yield answer
             return
         text = text.replace(NOT_FOUND_MARKER, "").strip()
         citations = cite(text, packed.passages)
         body = re.sub(r"\s+([.,;:])", r"\1", _CITE.sub("", text)).strip()
         marks = "".join(f"[{c.n}]" for c in citations)
         tail = markers.flush().rstrip()
-        if tail:
-            yield tail
-        yield f" {marks}"
-        yield Answer(
+        answer = Answer(
             text=f"{body} {marks}".strip(),
             citations=citations,
             found=True,
@@ -149,6 +170,11 @@ class Answerer:
             dropped_passages=packed.dropped,
             timings=timings,
         )
+        self._record_answer(actor, answer)
+        if tail:
+            yield tail
+        yield f" {marks}"
+        yield answer
 
     def answer(self, question: str, principal: Principal | None, history: Sequence[Message] = ()) -> Answer:
         """The finished answer without streaming."""
@@ -158,6 +184,45 @@ class Answerer:
                 result = event
         assert result is not None
         return result
+
+    def _record(self, kind: str, actor: str, **details: Any) -> None:
+        if self._audit is not None:
+            self._audit.append(kind, actor, **details)
+
+    def _record_retrieval(self, actor: str, question: str, retrieval: Retrieval) -> None:
+        """The question and what was retrieved for it, durable before the model sees anything."""
+        if self._audit is None:
+            return
+        version = retrieval.policy_version
+        self._audit.append(
+            "question", actor, policy_version=version, **question_fields(self._audit, question, retrieval.question_logging)
+        )
+        if not retrieval.allowed_labels:
+            self._audit.append("denial", actor, reason="no readable labels under the policy", policy_version=version)
+        self._audit.append(
+            "retrieval",
+            actor,
+            chunk_ids=[h.chunk.chunk_id for h in retrieval.hits],
+            withheld_by_policy=retrieval.withheld,
+            allowed_labels=sorted(retrieval.allowed_labels),
+            policy_version=version,
+        )
+
+    def _record_answer(self, actor: str, answer: Answer) -> None:
+        if self._audit is None:
+            return
+        self._audit.append(
+            "answer",
+            actor,
+            answer_sha256=hashlib.sha256(answer.text.encode("utf-8")).hexdigest(),
+            found=answer.found,
+            citations=[{"n": c.n, "chunk_id": c.chunk_id, "source": c.source, "page": c.page} for c in answer.citations],
+            model=answer.model,
+            model_sha256=answer.model_sha256,
+            prompt_template=answer.prompt_template,
+            policy_version=answer.policy_version,
+            dropped_passages=answer.dropped_passages,
+        )
 
     def _is_evidence(self, hit: Hit) -> bool:
         return hit.dense_score >= self._config.min_dense_score or hit.sparse_score >= self._config.min_sparse_match

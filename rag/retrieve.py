@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from ingest.embed import Bm25Encoder, DenseEmbedder
 from ingest.index.base import Hit, HybridQuery, VectorIndex
@@ -21,6 +21,8 @@ class RetrievalConfig:
     rrf_k: int = 60
     dense_weight: float = 1.0
     sparse_weight: float = 1.0
+    # Count what the policy filter removed (one more index query, for the audit record).
+    count_withheld: bool = True
 
 
 @dataclass(frozen=True)
@@ -30,6 +32,9 @@ class Retrieval:
     hits: list[Hit]
     allowed_labels: frozenset[str]
     policy_version: str
+    # Of the top candidates the same query finds among all labelled chunks, how many the policy withheld.
+    withheld: int = 0
+    question_logging: str = "full"
 
 
 class Retriever:
@@ -55,8 +60,6 @@ class Retriever:
             raise MissingPrincipal("retrieval needs a principal", hint="sign in, or pass --user")
         policy = self._policy()
         allowed = readable_labels(policy, principal)
-        if not allowed:
-            return Retrieval(hits=[], allowed_labels=allowed, policy_version=policy.version)
         query = HybridQuery(
             dense=self._embedder.embed_query(question),
             sparse=self._sparse.embed_query(question),
@@ -66,4 +69,20 @@ class Retriever:
             rrf_k=self._config.rrf_k,
             weights=(self._config.dense_weight, self._config.sparse_weight),
         )
-        return Retrieval(hits=self._index.query(query), allowed_labels=allowed, policy_version=policy.version)
+        hits = self._index.query(query) if allowed else []
+        withheld = self._count_withheld(query, policy, allowed)
+        return Retrieval(hits, allowed, policy.version, withheld, policy.question_logging)
+
+    def _count_withheld(self, query: HybridQuery, policy: Policy, allowed: frozenset[str]) -> int:
+        """How many of the top_k candidates over every label the policy knows the principal may not read.
+
+        Only the count leaves this method: those candidates are never returned.
+        """
+        if not self._config.count_withheld:
+            return 0
+        universe = frozenset(label for rule in policy.label_rules for label in rule.labels)
+        universe |= frozenset(label for granted in policy.grants.values() for label in granted)
+        if not universe or universe <= allowed:
+            return 0
+        candidates = self._index.query(replace(query, allowed_labels=universe))
+        return sum(1 for h in candidates if not h.chunk.labels or not set(h.chunk.labels) <= allowed)

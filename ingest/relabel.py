@@ -1,0 +1,60 @@
+"""Apply a policy change to the index: recompute labels from sources, update payloads, no re-embedding."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
+from typing import Protocol
+
+from ingest.manifest import Manifest
+
+Labeler = Callable[[str], tuple[str, ...]]
+
+
+class LabelWriter(Protocol):
+    """The one index operation a relabel needs (EdgeIndex.set_labels)."""
+
+    def set_labels(self, chunk_ids: Sequence[str], labels: Sequence[str]) -> None:
+        """Replace the labels of the given chunks."""
+
+
+@dataclass
+class RelabelReport:
+    """What `enclave policy apply` changed."""
+
+    documents: int = 0
+    documents_changed: list[str] = field(default_factory=list)
+    chunks_changed: int = 0
+    unlabelled: list[str] = field(default_factory=list)  # documents no rule labels: readable by nobody
+
+    def to_dict(self) -> dict[str, object]:
+        """Plain data for --json and the audit log."""
+        return {
+            "documents": self.documents,
+            "documents_changed": len(self.documents_changed),
+            "chunks_changed": self.chunks_changed,
+            "unlabelled_documents": len(self.unlabelled),
+        }
+
+
+def relabel(manifest: Manifest, index: LabelWriter, labeler: Labeler) -> RelabelReport:
+    """Bring every ingested document's chunk labels in line with the current policy.
+
+    The index is written before the manifest, so a crash in between is repaired by the next run
+    (the manifest still shows the old labels and the document is relabelled again).
+    """
+    report = RelabelReport()
+    now = datetime.now(UTC).isoformat(timespec="seconds")
+    for rec in manifest.all():
+        report.documents += 1
+        labels = tuple(sorted(labeler(rec.source)))
+        if not labels:
+            report.unlabelled.append(rec.source)
+        if labels == tuple(sorted(rec.labels)):
+            continue
+        index.set_labels(list(rec.chunk_ids), list(labels))
+        manifest.put(replace(rec, labels=labels, updated_at=now))
+        report.documents_changed.append(rec.source)
+        report.chunks_changed += len(rec.chunk_ids)
+    return report
