@@ -89,20 +89,35 @@ class SentenceTransformerEmbedder:
 
             self._tokenizer = Tokenizer.from_file(str(self._path / "tokenizer.json"))
             self._tokenizer.no_truncation()
+            self._tokenizer.no_padding()  # the bundled tokenizer.json pads to 128, which would inflate counts
         return self._tokenizer.encode(text, add_special_tokens=False).ids
+
+
+# BM25 term saturation, length normalisation and the average chunk length in words
+# (Qdrant's tokenizer). Tuned on SciFact train (bench/RESULTS.md).
+BM25_K = 1.2
+BM25_B = 0.75
+BM25_AVG_LEN = 256.0
 
 
 class Bm25Encoder:
     """BM25 term weights from Qdrant's own tokenizer; IDF is applied inside the index."""
 
-    def __init__(self) -> None:
+    def __init__(self, k: float = BM25_K, b: float = BM25_B, avg_len: float = BM25_AVG_LEN) -> None:
+        self._k = k
+        self._b = b
+        self._avg_len = avg_len
         self._bm25: Any = None
+
+    def params(self) -> dict[str, float]:
+        """The BM25 parameters (they shape what the index stores, so eval hashes them)."""
+        return {"k": self._k, "b": self._b, "avg_len": self._avg_len}
 
     def _model(self) -> Any:
         if self._bm25 is None:
             import qdrant_edge as q
 
-            self._bm25 = q.Bm25()
+            self._bm25 = q.Bm25(q.Bm25Config(k=self._k, b=self._b, avg_len=self._avg_len))
         return self._bm25
 
     def embed_document(self, text: str) -> SparseVec:
