@@ -52,14 +52,29 @@ class IngestSettings(BaseModel):
 class IndexSettings(BaseModel):
     """Where the vector index lives."""
 
-    backend: Literal["edge"] = "edge"
+    backend: Literal["edge", "qdrant"] = "edge"
     collection: str = "enclave"
+    # Qdrant server (backend "qdrant"): no default URL; the API key is read from the file at connect time.
+    url: str = ""
+    api_key_file: str = ""
+    verify_tls: bool = True
+    shards: int = 1
+    replicas: int = 1
+    timeout_s: float = 30.0
 
 
 class GeneratorSettings(BaseModel):
     """Which model writes the answers."""
 
-    backend: Literal["llama_cpp"] = "llama_cpp"
+    backend: Literal["llama_cpp", "openai", "ctransformers"] = "llama_cpp"
+    # OpenAI-compatible server (backend "openai"): no default URL, never a cloud endpoint.
+    url: str = ""
+    model: str = ""
+    api_key_file: str = ""
+    timeout_s: float = 120.0
+    connect_timeout_s: float = 5.0
+    # ctransformers (legacy GGML files): the architecture, e.g. gpt2, gptj, mpt, falcon.
+    model_type: str = ""
     # Empty: the bundled default, assembled under ENCLAVE_HOME/models at setup.
     model_path: str = ""
     model_sha256: str = ""
@@ -86,6 +101,22 @@ class RetrievalSettings(BaseModel):
     min_dense_score: float = 0.30
 
 
+class UiSettings(BaseModel):
+    """The web page: where it listens, how people sign in, how long a session lasts."""
+
+    host: str = "127.0.0.1"
+    port: int = 8501
+    # local: accounts in the policy directory; proxy_header: a trusted reverse proxy on loopback; oidc: st.login.
+    auth: Literal["local", "proxy_header", "oidc"] = "local"
+    proxy_header: str = "X-Remote-User"
+    idle_timeout_min: int = 15
+    session_lifetime_min: int = 480
+    max_upload_mb: int = 10
+    # Sign-in attempts per user name allowed within lockout_min before further attempts are refused.
+    max_failed_signins: int = 5
+    lockout_min: int = 15
+
+
 class Settings(BaseSettings):
     """Everything Enclave can be told. See README "Settings"."""
 
@@ -106,6 +137,7 @@ class Settings(BaseSettings):
     index: IndexSettings = Field(default_factory=IndexSettings)
     generator: GeneratorSettings = Field(default_factory=GeneratorSettings)
     retrieval: RetrievalSettings = Field(default_factory=RetrievalSettings)
+    ui: UiSettings = Field(default_factory=UiSettings)
 
     @classmethod
     def settings_customise_sources(
