@@ -11,11 +11,15 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
+from enclave.cli_audit import audit_app
+from enclave.cli_policy import policy_app
 from ingest.errors import IngestError
 from policies.errors import PolicyError
 from rag.errors import RagError
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help="Enclave: cited answers from your own documents.")
+app.add_typer(policy_app, name="policy")
+app.add_typer(audit_app, name="audit")
 out = Console()
 err = Console(stderr=True)
 
@@ -80,6 +84,7 @@ def ingest(
         deps.manifest.close()
     finally:
         index.close()
+    _audit_ingest(settings, path, report)
     if json_out:
         out.print_json(json.dumps(_report_dict(report)))
         return
@@ -90,6 +95,18 @@ def ingest(
     out.print(f"chunks: {report.chunks_written} written, {report.chunks_deleted} deleted; embeddings computed: {report.embeddings}")
     for f in report.failed:
         out.print(f"[yellow]skipped[/] {escape(f.source)}: {escape(f'[{f.code}] {f.message}')}")
+
+
+def _audit_ingest(settings: Any, path: Path, report: Any) -> None:
+    """One ingest_run audit event: which files were added, changed, removed or failed."""
+    from enclave.wiring import default_user, open_audit_log
+
+    open_audit_log(settings).append(
+        "ingest_run", default_user(), root=str(path.resolve()), files_seen=report.files_seen, added=report.ingested,
+        changed=report.changed, removed=report.removed, unchanged=report.unchanged,
+        failed=[{"source": f.source, "code": f.code} for f in report.failed], chunks_written=report.chunks_written,
+        chunks_deleted=report.chunks_deleted,
+    )
 
 
 def _report_dict(report: Any) -> dict[str, Any]:
@@ -115,14 +132,13 @@ def ask(
     json_out: JsonOption = False,
 ) -> None:
     """Answer QUESTION from the documents USER may read, with numbered citations."""
-    from enclave.wiring import build_answerer, build_embedder, build_generator, default_user, open_index, policy_loader
-    from policies.engine import principal_for
+    from enclave.wiring import build_answerer, build_embedder, build_generator, default_user, open_index
     from rag.answer import Answer
 
     settings = _settings()
     if not question.strip():
         raise RagError("the question is empty", hint='ask something, e.g. enclave ask "What is the leave policy?"')
-    principal = principal_for(policy_loader(settings)(), user or default_user())
+    principal = _principal_or_denial(settings, user or default_user())
     embedder = build_embedder(settings)
     index = open_index(settings, embedder)
     try:
@@ -148,6 +164,18 @@ def ask(
             out.print(f"    “{_one_line(c.quote, 300)}”", markup=False, highlight=False)
     if answer.dropped_passages:
         out.print(f"({answer.dropped_passages} lower-ranked passage(s) did not fit the context budget)")
+
+
+def _principal_or_denial(settings: Any, name: str) -> Any:
+    """The user's principal; an unknown user or unreadable policy is recorded as a denial, then raised."""
+    from enclave.wiring import open_audit_log, policy_loader
+    from policies.engine import principal_for
+
+    try:
+        return principal_for(policy_loader(settings)(), name)
+    except PolicyError as exc:
+        open_audit_log(settings).append("denial", name or "(anonymous)", reason=str(exc))
+        raise
 
 
 def _one_line(text: str, limit: int) -> str:
