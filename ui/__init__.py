@@ -1,0 +1,1 @@
+"""The Streamlit web page: views over rag, ingest and policies."""
