@@ -96,6 +96,7 @@ def user_add(
     """Set (or replace) the password of NAME for local sign-in."""
     from enclave.settings import load_settings
     from policies.accounts import set_password
+    from policies.errors import PolicyError
     from policies.load import load_policy
 
     settings = load_settings()
@@ -105,7 +106,11 @@ def user_add(
         password = typer.prompt("Password", hide_input=True, confirmation_prompt=True)
     path = set_password(settings.policy_dir, name, password)
     typer.echo(f"password set for '{name}' in {path}")
-    if name not in load_policy(settings.policy_dir).users:
+    try:
+        listed = name in load_policy(settings.policy_dir).users
+    except PolicyError:
+        listed = False
+    if not listed:
         typer.echo(f"note: '{name}' is not under users: in the policy yet, so they cannot sign in until added", err=True)
 
 

@@ -82,7 +82,7 @@ def _local_form(cfg: Settings) -> None:
     with st.form("signin", clear_on_submit=True, border=True):
         user = st.text_input("User name", max_chars=128, autocomplete="username")
         password = st.text_input("Password", type="password", max_chars=1024, autocomplete="current-password")
-        submitted = st.form_submit_button("Sign in", type="primary", use_container_width=True)
+        submitted = st.form_submit_button("Sign in", type="primary", width="stretch")
     if submitted:
         if _try_local(cfg, user.strip(), password):
             st.rerun()

@@ -44,7 +44,7 @@ def page() -> None:
         if status_filter in (None, "all") or r.status == status_filter
     ]
     if rows:
-        st.dataframe(rows, hide_index=True, use_container_width=True)
+        st.dataframe(rows, hide_index=True, width="stretch")
     else:
         st.info("No files recorded yet: run an ingest.")
 
@@ -69,7 +69,7 @@ def _ingest_panel(cfg: object, user: str) -> None:
     runs = jobs.last_runs(cfg)
     if runs:
         st.caption("Last runs")
-        st.dataframe(runs, hide_index=True, use_container_width=True)
+        st.dataframe(runs, hide_index=True, width="stretch")
 
 
 @st.fragment(run_every=2)

@@ -19,7 +19,7 @@ def page() -> None:
     log = engine.audit_log(cfg)
     left, right = st.columns([3, 1], vertical_alignment="bottom")
     with right:
-        verify = st.button("Verify the log", type="primary", icon=":material/verified:", use_container_width=True)
+        verify = st.button("Verify the log", type="primary", icon=":material/verified:", width="stretch")
     if verify:
         with st.spinner("Checking every record's hash chain and seal…"):
             result = log.verify()
@@ -34,7 +34,7 @@ def page() -> None:
         text = c3.text_input("Details contain", max_chars=256)
     rows = [_row(r) for r in reversed(records) if _keep(r, chosen, actor, text)]
     st.caption(f"{len(rows)} of {len(records)} record(s), newest first" + (f"; showing {MAX_ROWS}" if len(rows) > MAX_ROWS else ""))
-    st.dataframe(rows[:MAX_ROWS], hide_index=True, use_container_width=True)
+    st.dataframe(rows[:MAX_ROWS], hide_index=True, width="stretch")
 
 
 def _keep(record: dict[str, Any], kinds: list[str], actor: str, text: str) -> bool:

@@ -34,4 +34,4 @@ def page() -> None:
         st.info("There are no documents you may search yet.", icon=":material/folder_off:")
         return
     st.caption(f"{len(rows)} document(s) you may search. Answers only ever come from these.")
-    st.dataframe(rows, hide_index=True, use_container_width=True)
+    st.dataframe(rows, hide_index=True, width="stretch")
