@@ -13,6 +13,7 @@ from rich.markup import escape
 
 from enclave.cli_audit import audit_app
 from enclave.cli_policy import policy_app
+from enclave import cli_ingest
 from ingest.errors import IngestError
 from policies.errors import PolicyError
 from rag.errors import RagError
@@ -58,71 +59,10 @@ def setup() -> None:
     out.print(f"Enclave home: {settings.home.resolve()}")
 
 
-@app.command()
-def ingest(
-    path: Annotated[Path, typer.Argument(help="Folder of documents to ingest (recursively).")],
-    json_out: JsonOption = False,
-) -> None:
-    """Ingest every supported file under PATH; unchanged files cost a hash check only."""
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
-
-    from enclave.wiring import build_embedder, ingest_deps, open_index
-    from ingest.pipeline import discover, ingest_folder
-
-    settings = _settings()
-    embedder = build_embedder(settings)
-    index = open_index(settings, embedder)
-    try:
-        deps = ingest_deps(settings, index, embedder)
-        total = len(discover(path.resolve()))
-        with Progress(
-            TextColumn("[bold]ingest"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
-            TextColumn("{task.fields[current]}"), console=err, transient=False, disable=json_out,
-        ) as bar:
-            task = bar.add_task("ingest", total=total, current="")
-            report = ingest_folder(path, deps, lambda p: bar.update(task, completed=p.done, current=p.source[-60:]))
-        deps.manifest.close()
-    finally:
-        index.close()
-    _audit_ingest(settings, path, report)
-    if json_out:
-        out.print_json(json.dumps(_report_dict(report)))
-        return
-    out.print(
-        f"files: {report.files_seen} seen, {len(report.ingested)} new, {len(report.changed)} changed, "
-        f"{report.unchanged} unchanged, {len(report.removed)} removed, {len(report.failed)} failed"
-    )
-    out.print(f"chunks: {report.chunks_written} written, {report.chunks_deleted} deleted; embeddings computed: {report.embeddings}")
-    for f in report.failed:
-        out.print(f"[yellow]skipped[/] {escape(f.source)}: {escape(f'[{f.code}] {f.message}')}")
-
-
-def _audit_ingest(settings: Any, path: Path, report: Any) -> None:
-    """One ingest_run audit event: which files were added, changed, removed or failed."""
-    from enclave.wiring import default_user, open_audit_log
-
-    open_audit_log(settings).append(
-        "ingest_run", default_user(), root=str(path.resolve()), files_seen=report.files_seen, added=report.ingested,
-        changed=report.changed, removed=report.removed, unchanged=report.unchanged,
-        failed=[{"source": f.source, "code": f.code} for f in report.failed], chunks_written=report.chunks_written,
-        chunks_deleted=report.chunks_deleted,
-    )
-
-
-def _report_dict(report: Any) -> dict[str, Any]:
-    return {
-        "files_seen": report.files_seen,
-        "ingested": report.ingested,
-        "changed": report.changed,
-        "unchanged": report.unchanged,
-        "removed": report.removed,
-        "failed": [{"source": f.source, "code": f.code, "message": f.message} for f in report.failed],
-        "chunks_written": report.chunks_written,
-        "chunks_deleted": report.chunks_deleted,
-        "embeddings": report.embeddings,
-        "pages": report.pages,
-        "seconds": {k: round(v, 3) for k, v in report.seconds.items()},
-    }
+# `enclave ingest` / `enclave schedule` live in cli_ingest (sync of sources, history, schedule);
+# the ingest_run audit event is written by the job itself (enclave.ingest_job), for every trigger.
+app.command("ingest")(cli_ingest.ingest)
+app.command("schedule")(cli_ingest.schedule)
 
 
 @app.command()

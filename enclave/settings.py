@@ -41,12 +41,32 @@ class ChunkSettings(BaseModel):
     overlap_tokens: int = 32
 
 
+class SourceSettings(BaseModel):
+    """A folder or mounted share that scheduled syncs keep in step with the index."""
+
+    name: str  # stable: it prefixes every document id from this source
+    path: str
+    include: list[str] = Field(default_factory=lambda: ["**"])
+    exclude: list[str] = Field(default_factory=list)
+    max_file_mb: int = 0  # 0: ingest.max_file_mb
+    schedule: str = ""  # cron, e.g. "0 * * * *"; empty: only on demand
+
+
 class IngestSettings(BaseModel):
     """Limits that protect the ingest job from hostile or oversized files."""
 
     max_file_mb: int = 200
     parse_timeout_s: int = 300
     parse_memory_mb: int = 4096
+    max_pages: int = 5000
+    max_unpacked_mb: int = 1024
+    # Documents embedded before their chunks are written in one short store session.
+    write_batch_files: int = 16
+    # How long a store session waits for another process (the server, a query) to release the store.
+    lock_timeout_s: float = 120.0
+    sources: list[SourceSettings] = Field(default_factory=list)
+    # The server (and `enclave schedule`) runs each source's cron schedule when true.
+    schedule_enabled: bool = False
 
 
 class IndexSettings(BaseModel):

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import getpass
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from enclave.settings import DEFAULT_MODEL_NAME, DEFAULT_MODEL_SHA256, Settings
@@ -128,6 +129,7 @@ def ingest_deps(settings: Settings, index: VectorIndex, embedder: SentenceTransf
         max_tokens=settings.chunking.max_tokens,
         overlap_tokens=settings.chunking.overlap_tokens,
         max_file_bytes=settings.ingest.max_file_mb * 1024 * 1024,
+        write_batch_files=settings.ingest.write_batch_files,
     )
 
 
@@ -159,3 +161,30 @@ def build_answerer(
         ),
         audit=audit if audit is not None else open_audit_log(settings),
     )
+
+def shared_index(settings: Settings, embedder: SentenceTransformerEmbedder) -> VectorIndex:
+    """The index for a process that shares the embedded store (server, scheduled sync).
+
+    Edge: a SessionIndex that opens the store per operation (or per `with index.session()`) and
+    waits while another process holds it. A Qdrant server needs no sharing: the open index.
+    """
+    from ingest.index.shared import SessionIndex
+
+    if settings.index.backend != "edge":
+        return open_index(settings, embedder)
+    return SessionIndex(lambda: open_index(settings, embedder), lock_timeout_s=settings.ingest.lock_timeout_s)
+
+
+@contextmanager
+def index_session(settings: Settings, embedder: SentenceTransformerEmbedder) -> Iterator[VectorIndex]:
+    """Hold the store for one block (a consistent view, or one write), then release it."""
+    index = shared_index(settings, embedder)
+    session = getattr(index, "session", None)
+    if session is None:
+        try:
+            yield index
+        finally:
+            index.close()
+        return
+    with session() as opened:
+        yield opened

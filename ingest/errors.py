@@ -47,3 +47,64 @@ class IndexLocked(IngestError):
     """Another process holds the embedded index."""
 
     code = "index_locked"
+
+
+# -- per-file reason codes of a sync (each a ParseFailed, so existing handlers still apply) --
+class Encrypted(ParseFailed):
+    """The file is password-protected or encrypted."""
+
+    code = "encrypted"
+
+
+class Corrupt(ParseFailed):
+    """The file is damaged, truncated, hostile, or not what its extension says."""
+
+    code = "corrupt"
+
+
+class DecompressionBomb(ParseFailed):
+    """A container whose parts would decompress to far more than is plausible."""
+
+    code = "decompression_bomb"
+
+
+class TooManyPages(ParseFailed):
+    """The document is over the configured page limit."""
+
+    code = "too_many_pages"
+
+
+class ParseTimeout(ParseFailed):
+    """The parser ran past its wall-clock limit and was killed."""
+
+    code = "timeout"
+
+
+class ParseMemory(ParseFailed):
+    """The parser ran past its memory limit and was stopped."""
+
+    code = "memory"
+
+
+class ParserCrashed(ParseFailed):
+    """The parser process died (segfault, abort) on this file."""
+
+    code = "crashed"
+
+
+class NeedsOcr(ParseFailed):
+    """The file holds only images of text and no OCR engine is installed."""
+
+    code = "needs_ocr"
+
+
+class NeedsConverter(ParseFailed):
+    """A legacy Office format that needs LibreOffice, which is not installed."""
+
+    code = "needs_libreoffice"
+
+
+class AlreadyRunning(IngestError):
+    """Another sync holds the ingest lock."""
+
+    code = "already_running"

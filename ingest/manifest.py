@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from dataclasses import dataclass
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 _SCHEMA = """
@@ -23,6 +25,14 @@ CREATE TABLE IF NOT EXISTS documents (
     title       TEXT,
     labels      TEXT NOT NULL,          -- JSON list
     updated_at  TEXT NOT NULL
+);
+-- Write intent: staged before any index write, cleared in the same transaction that settles
+-- the documents row. A row left here means a sync died mid-write; the next sync resolves it.
+CREATE TABLE IF NOT EXISTS pending (
+    source      TEXT PRIMARY KEY,
+    doc_id      TEXT NOT NULL,
+    new_ids     TEXT NOT NULL,          -- JSON list: the chunk ids being written
+    record      TEXT                    -- JSON DocumentRecord to settle, NULL: the document goes
 );
 """
 
@@ -45,6 +55,16 @@ class DocumentRecord:
     title: str | None
     labels: tuple[str, ...]
     updated_at: str
+
+
+@dataclass(frozen=True)
+class Pending:
+    """A write in flight: the ids going into the index and the record that settles them."""
+
+    source: str
+    doc_id: str
+    new_ids: tuple[str, ...]
+    record: DocumentRecord | None  # None: the document is being removed
 
 
 class Manifest:
@@ -81,6 +101,52 @@ class Manifest:
         """Forget a document."""
         self._db.execute("DELETE FROM documents WHERE source = ?", (source,))
 
+    def under(self, prefix: str) -> list[DocumentRecord]:
+        """Every record whose source starts with `prefix`."""
+        rows = self._db.execute("SELECT * FROM documents WHERE substr(source, 1, ?) = ? ORDER BY source", (len(prefix), prefix))
+        return [_record(r) for r in rows]
+
+    def stage(self, entries: Sequence[Pending]) -> None:
+        """Record write intent, durably, before the index is touched."""
+        with self._transaction():
+            for p in entries:
+                self._db.execute(
+                    "INSERT OR REPLACE INTO pending VALUES (?,?,?,?)",
+                    (p.source, p.doc_id, json.dumps(list(p.new_ids)), _dump(p.record) if p.record else None),
+                )
+
+    def pending(self) -> list[Pending]:
+        """Writes a previous sync did not settle."""
+        rows = self._db.execute("SELECT source, doc_id, new_ids, record FROM pending ORDER BY source")
+        return [
+            Pending(source=r[0], doc_id=r[1], new_ids=tuple(json.loads(r[2])), record=_load(r[3]) if r[3] else None)
+            for r in rows
+        ]
+
+    def settle(self, records: Sequence[DocumentRecord], removed: Sequence[str] = ()) -> None:
+        """In one transaction: write `records`, forget `removed`, and clear their intent rows."""
+        with self._transaction():
+            for rec in records:
+                self.put(rec)
+                self._db.execute("DELETE FROM pending WHERE source = ?", (rec.source,))
+            for source in removed:
+                self.delete(source)
+                self._db.execute("DELETE FROM pending WHERE source = ?", (source,))
+
+    def drop_pending(self, source: str) -> None:
+        """Clear one intent row (after recovery rolled it back)."""
+        self._db.execute("DELETE FROM pending WHERE source = ?", (source,))
+
+    @contextmanager
+    def _transaction(self) -> Iterator[None]:
+        self._db.execute("BEGIN IMMEDIATE")
+        try:
+            yield
+        except BaseException:
+            self._db.execute("ROLLBACK")
+            raise
+        self._db.execute("COMMIT")
+
     def close(self) -> None:
         """Close the database."""
         self._db.close()
@@ -92,3 +158,14 @@ def _record(row: tuple) -> DocumentRecord:
         status=row[6], error_code=row[7], error=row[8], chunk_ids=tuple(json.loads(row[9])),
         pages=row[10], title=row[11], labels=tuple(json.loads(row[12])), updated_at=row[13],
     )
+
+
+def _dump(rec: DocumentRecord) -> str:
+    return json.dumps(asdict(rec))
+
+
+def _load(text: str) -> DocumentRecord:
+    data = json.loads(text)
+    data["chunk_ids"] = tuple(data["chunk_ids"])
+    data["labels"] = tuple(data["labels"])
+    return DocumentRecord(**data)

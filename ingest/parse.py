@@ -2,20 +2,31 @@
 
 from __future__ import annotations
 
+import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
-from ingest.errors import EmptyDocument, ParseFailed, UnsupportedFormat
+from ingest.errors import (
+    Corrupt,
+    EmptyDocument,
+    Encrypted,
+    NeedsConverter,
+    NeedsOcr,
+    UnsupportedFormat,
+)
 from ingest.offline import enforce_offline_env
+from ingest.precheck import ParseLimits, precheck
 
 # Extensions handed to unstructured. Anything else is reported as unsupported.
 SUPPORTED_EXTENSIONS = frozenset(
     {
         ".pdf", ".docx", ".pptx", ".xlsx", ".xls", ".html", ".htm", ".xhtml", ".md", ".markdown",
         ".txt", ".text", ".eml", ".msg", ".odt", ".rtf", ".epub", ".csv", ".tsv", ".org", ".rst",
-        ".xml", ".json", ".ndjson",
+        ".xml", ".json", ".ndjson", ".doc", ".ppt", ".png", ".jpg", ".jpeg", ".tif", ".tiff",
     }
 )
+LEGACY_OFFICE = frozenset({".doc", ".ppt"})
+IMAGES = frozenset({".png", ".jpg", ".jpeg", ".tif", ".tiff"})
 _TITLE_CATEGORIES = frozenset({"Title"})
 _SKIPPED_CATEGORIES = frozenset({"PageBreak", "Image"})
 
@@ -39,17 +50,35 @@ class ParsedDocument:
     title: str
 
 
-def parse_file(path: Path) -> ParsedDocument:
-    """Partition a file with unstructured's fast strategy; raise an IngestError when it cannot."""
+def parse_file(path: Path, limits: ParseLimits | None = None) -> ParsedDocument:
+    """Partition a file with unstructured's fast strategy; raise an IngestError when it cannot.
+
+    Call it in a child process (ingest.worker) for files from untrusted shares: the cheap
+    structural checks in ingest.precheck run first, the memory and time limits are the backstop.
+    """
     path = Path(path)
-    if path.suffix.lower() not in SUPPORTED_EXTENSIONS:
+    suffix = path.suffix.lower()
+    if suffix not in SUPPORTED_EXTENSIONS:
         raise UnsupportedFormat(
             f"no parser for '{path.suffix or '(no extension)'}' files",
             hint=f"supported: {', '.join(sorted(SUPPORTED_EXTENSIONS))}",
         )
     if path.stat().st_size == 0:
         raise EmptyDocument("the file is empty (0 bytes)")
-    raw = _partition(path)
+    if suffix in LEGACY_OFFICE and not soffice_available():
+        raise NeedsConverter(
+            f"legacy '{suffix}' needs LibreOffice to convert it, and it is not installed",
+            hint="install LibreOffice (apt-get install libreoffice-core) or save the file as .docx/.pptx",
+        )
+    ocr = tesseract_available()
+    if suffix in IMAGES and not ocr:
+        raise NeedsOcr("an image needs OCR and tesseract is not installed", hint="apt-get install tesseract-ocr")
+    precheck(path, limits or ParseLimits())
+    raw = _partition(path, "ocr_only" if suffix in IMAGES else "fast")
+    if suffix == ".pdf" and not _has_text(raw):
+        if not ocr:
+            raise NeedsOcr("no text layer (a scan?) and tesseract is not installed", hint="apt-get install tesseract-ocr")
+        raw = _partition(path, "ocr_only")
     elements: list[Element] = []
     section: str | None = None
     pages: set[int] = set()
@@ -70,29 +99,36 @@ def parse_file(path: Path) -> ParsedDocument:
     return ParsedDocument(elements=tuple(elements), pages=max(pages) if pages else None, title=title)
 
 
-def _partition(path: Path) -> list:
+def tesseract_available() -> bool:
+    """Whether Debian's tesseract-ocr is installed (OCR for scans and images)."""
+    return shutil.which("tesseract") is not None
+
+
+def soffice_available() -> bool:
+    """Whether LibreOffice is installed (conversion of legacy .doc/.ppt)."""
+    return shutil.which("soffice") is not None or shutil.which("libreoffice") is not None
+
+
+def _has_text(raw: list) -> bool:
+    return any((getattr(el, "text", "") or "").strip() for el in raw)
+
+
+def _partition(path: Path, strategy: str) -> list:
     enforce_offline_env()
     _quiet_parser_logs()
     use_bundled_spacy_model()
-    if path.suffix.lower() == ".pdf":
-        _refuse_encrypted_pdf(path)
     from unstructured.partition.auto import partition
 
     try:
-        return partition(filename=str(path), strategy="fast", process_attachments=False)
+        return partition(filename=str(path), strategy=strategy, process_attachments=False)
+    except MemoryError:
+        raise  # the worker turns this into the `memory` reason
+    except RecursionError as exc:  # cyclic structures (page trees, xrefs)
+        raise Corrupt("the file's structure loops back on itself", hint="re-save the file in its own application") from exc
     except Exception as exc:  # unstructured raises many types; the file is what failed
-        raise ParseFailed(_describe(exc), hint="check the file opens in its own application") from exc
-
-
-def _refuse_encrypted_pdf(path: Path) -> None:
-    from pypdf import PdfReader
-
-    try:
-        encrypted = PdfReader(str(path), strict=False).is_encrypted
-    except Exception as exc:  # pypdf cannot even read the structure: corrupt
-        raise ParseFailed(f"not a readable PDF ({_describe(exc)})", hint="check the file opens in a PDF viewer") from exc
-    if encrypted:
-        raise ParseFailed("encrypted or password-protected PDF", hint="ask the owner for an unprotected copy")
+        described = _describe(exc)
+        kind = Encrypted if described.startswith("encrypted") else Corrupt
+        raise kind(described, hint="check the file opens in its own application") from exc
 
 
 def _quiet_parser_logs() -> None:

@@ -1,21 +1,31 @@
-"""The ingest route: discover → hash → parse → chunk → embed → write → record."""
+"""The ingest route: recover → discover → hash → parse → chunk → embed → stage → write → settle.
+
+The manifest is the record of truth. Every index write is preceded by a durable intent row
+(`pending`) and followed by one transaction that settles the documents and clears the intent,
+so a sync killed at any point is finished or undone by the next one (see `recover`). Within a
+batch the new chunks are written, then the stale ones deleted, in one store session: a reader,
+which holds the store between sessions only, sees a document's old version or its new one.
+"""
 
 from __future__ import annotations
 
 import hashlib
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from contextlib import AbstractContextManager, nullcontext
+from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 from ingest.chunk import chunk_document
 from ingest.embed import Bm25Encoder, DenseEmbedder
 from ingest.errors import IngestError, TooLarge
 from ingest.index.base import VectorIndex
-from ingest.manifest import DocumentRecord, Manifest
+from ingest.manifest import DocumentRecord, Manifest, Pending
 from ingest.parse import ParsedDocument
 from ingest.schema import Chunk, EmbeddedChunk, chunk_id, doc_id
+from ingest.sources import Source, discover_source
 
 Labeler = Callable[[str], tuple[str, ...]]
 Parser = Callable[[Path], ParsedDocument]
@@ -34,17 +44,33 @@ class FileFailure:
 class IngestReport:
     """What one run did. Nothing skipped goes uncounted."""
 
+    sources: list[str] = field(default_factory=list)
     files_seen: int = 0
     ingested: list[str] = field(default_factory=list)
     changed: list[str] = field(default_factory=list)
     unchanged: int = 0
     removed: list[str] = field(default_factory=list)
+    moved: list[str] = field(default_factory=list)  # "old -> new", also counted as removed + ingested
     failed: list[FileFailure] = field(default_factory=list)
+    recovered: int = 0  # unsettled writes of an interrupted run, finished or undone
     chunks_written: int = 0
     chunks_deleted: int = 0
     embeddings: int = 0
     pages: int = 0
-    seconds: dict[str, float] = field(default_factory=lambda: {"parse": 0.0, "embed": 0.0, "write": 0.0, "total": 0.0})
+    store_sessions: int = 0
+    seconds: dict[str, float] = field(
+        default_factory=lambda: {"parse": 0.0, "embed": 0.0, "write": 0.0, "total": 0.0}
+    )
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain data for --json, the history and the audit log."""
+        data = asdict(self)
+        data["seconds"] = {k: round(v, 3) for k, v in self.seconds.items()}
+        data["outcomes"] = {
+            "ingested": len(self.ingested), "changed": len(self.changed), "unchanged": self.unchanged,
+            "removed": len(self.removed), "failed": len(self.failed),
+        }
+        return data
 
 
 @dataclass(frozen=True)
@@ -55,6 +81,8 @@ class Progress:
     total: int
     source: str
     outcome: str
+    chunks: int = 0
+    pages: int = 0
 
 
 @dataclass(frozen=True)
@@ -70,48 +98,113 @@ class IngestDeps:
     max_tokens: int
     overlap_tokens: int
     max_file_bytes: int
+    write_batch_files: int = 16
+    # Called with the name of each durable step ("staged", "upserted", "deleted", "settled"): tracing, tests.
+    on_step: Callable[[str], None] | None = None
+
+
+@dataclass
+class _Batch:
+    pending: list[Pending] = field(default_factory=list)
+    embedded: list[EmbeddedChunk] = field(default_factory=list)
+    stale: list[str] = field(default_factory=list)
 
 
 def ingest_folder(
     root: Path, deps: IngestDeps, on_progress: Callable[[Progress], None] | None = None
 ) -> IngestReport:
-    """Bring the index in step with the files under `root` (new, changed, deleted)."""
-    started = time.perf_counter()
+    """Bring the index in step with the files under `root` (a source named after the folder)."""
     root = Path(root).resolve()
-    prefix = root.name
-    report = IngestReport()
-    files = discover(root)
-    report.files_seen = len(files)
-    seen: set[str] = set()
-    for n, path in enumerate(files, 1):
-        source = f"{prefix}/{path.relative_to(root).as_posix()}"
-        seen.add(source)
-        outcome = _ingest_one(path, source, deps, report)
+    source = Source(name=root.name, path=root, max_file_bytes=deps.max_file_bytes)
+    return sync_source(source, deps, on_progress)
+
+
+def sync_source(
+    source: Source,
+    deps: IngestDeps,
+    on_progress: Callable[[Progress], None] | None = None,
+    report: IngestReport | None = None,
+) -> IngestReport:
+    """Bring the index in step with one source: new, changed, moved and deleted files."""
+    started = time.perf_counter()
+    report = report if report is not None else IngestReport()
+    report.sources.append(source.name)
+    recover(deps, report)
+    files = discover_source(source)
+    report.files_seen += len(files)
+    seen: dict[str, str] = {}
+    batch = _Batch()
+    for n, (key, path) in enumerate(files, 1):
+        outcome, sha = _prepare(key, path, source, deps, report, batch)
+        seen[key] = sha
+        if len(batch.pending) >= deps.write_batch_files:
+            _write(batch, deps, report)
+            batch = _Batch()
         if on_progress:
-            on_progress(Progress(done=n, total=len(files), source=source, outcome=outcome))
-    for rec in deps.manifest.all():
-        if rec.source.startswith(prefix + "/") and rec.source not in seen:
-            deps.index.delete(rec.chunk_ids)
-            deps.manifest.delete(rec.source)
-            report.removed.append(rec.source)
-            report.chunks_deleted += len(rec.chunk_ids)
-    report.seconds["total"] = time.perf_counter() - started
+            on_progress(Progress(n, len(files), key, outcome, report.chunks_written + len(batch.embedded), report.pages))
+    _write(batch, deps, report)
+    gone = [rec for rec in deps.manifest.under(source.name + "/") if rec.source not in seen]
+    _remove(gone, deps, report)
+    new_by_sha = {sha: key for key, sha in seen.items() if key in set(report.ingested)}
+    report.moved.extend(f"{r.source} -> {new_by_sha[r.sha256]}" for r in gone if r.sha256 in new_by_sha)
+    report.seconds["total"] += time.perf_counter() - started
     return report
 
 
+def recover(deps: IngestDeps, report: IngestReport) -> None:
+    """Finish or undo the writes an interrupted sync left unsettled, so the index matches the manifest."""
+    pending = deps.manifest.pending()
+    if not pending:
+        return
+    settle: list[DocumentRecord] = []
+    removed: list[str] = []
+    dropped: list[str] = []
+    with _session(deps.index) as index:
+        report.store_sessions += 1
+        for p in pending:
+            present = {c.chunk_id for c in index.chunks_of(p.doc_id)}
+            if p.record is None:  # a removal: finish it
+                index.delete(sorted(present))
+                removed.append(p.source)
+            elif set(p.new_ids) <= present:  # the new version is complete: roll forward
+                index.delete(sorted(present - set(p.new_ids)))
+                settle.append(p.record)
+            else:  # roll back to what the manifest holds, or force a re-ingest if that is gone too
+                old = deps.manifest.get(p.source)
+                keep = set(old.chunk_ids) if old else set()
+                if old is not None and not keep <= present:
+                    index.delete(sorted(present))
+                    settle.append(replace(old, sha256="", status="incomplete", chunk_ids=()))
+                else:
+                    index.delete(sorted(present - keep))
+                    dropped.append(p.source)
+    deps.manifest.settle(settle, removed)
+    for source in dropped:
+        deps.manifest.drop_pending(source)
+    report.recovered += len(pending)
+
+
+def verify(index: Any, manifest: Manifest) -> list[str]:
+    """Differences between the index and the manifest (empty: they match exactly)."""
+    with _session(index) as idx:
+        present = idx.all_chunk_ids()
+    expected: dict[str, str] = {}
+    problems = []
+    for rec in manifest.all():
+        for cid in rec.chunk_ids:
+            if cid in expected:
+                problems.append(f"chunk {cid} listed by {expected[cid]} and {rec.source}")
+            expected[cid] = rec.source
+    problems += [f"missing chunk {cid} of {src}" for cid, src in expected.items() if cid not in present]
+    problems += [f"orphan chunk {cid}" for cid in sorted(present - expected.keys())]
+    problems += [f"unsettled write of {p.source}" for p in manifest.pending()]
+    return problems
+
+
 def discover(root: Path) -> list[Path]:
-    """Regular files under `root`, sorted, skipping hidden entries and symlinks."""
-    if not root.is_dir():
-        raise IngestError(f"{root} is not a folder", hint="pass a folder of documents")
-    found = []
-    for path in sorted(root.rglob("*")):
-        rel = path.relative_to(root)
-        if any(part.startswith(".") for part in rel.parts):
-            continue
-        if path.is_symlink() or not path.is_file():
-            continue
-        found.append(path)
-    return found
+    """Regular files under `root` that a sync of that folder takes (hidden entries and symlinks skipped)."""
+    root = Path(root).resolve()
+    return [path for _, path in discover_source(Source(name=root.name, path=root))]
 
 
 def file_sha256(path: Path) -> str:
@@ -123,73 +216,119 @@ def file_sha256(path: Path) -> str:
     return h.hexdigest()
 
 
-def _ingest_one(path: Path, source: str, deps: IngestDeps, report: IngestReport) -> str:
+def _prepare(
+    key: str, path: Path, source: Source, deps: IngestDeps, report: IngestReport, batch: _Batch
+) -> tuple[str, str]:
     stat = path.stat()
-    sha = file_sha256(path)
-    previous = deps.manifest.get(source)
+    too_big = stat.st_size > source.max_file_bytes
+    # An oversized file is not read at all: its identity is its size and mtime.
+    sha = f"unread:{stat.st_size}:{stat.st_mtime_ns}" if too_big else file_sha256(path)
+    previous = deps.manifest.get(key)
     if previous is not None and previous.sha256 == sha:
         report.unchanged += 1
-        return "unchanged"  # failed files too: retried only once they change
+        return "unchanged", sha  # failed files too: retried only once they change
     now = datetime.now(UTC).isoformat(timespec="seconds")
-    labels = deps.labeler(source)
+    labels = deps.labeler(key)
+    old_ids = previous.chunk_ids if previous else ()
     try:
-        if stat.st_size > deps.max_file_bytes:
-            raise TooLarge(f"{stat.st_size:,} bytes is over the {deps.max_file_bytes:,}-byte limit")
+        if too_big:
+            raise TooLarge(
+                f"{stat.st_size:,} bytes is over the {source.max_file_bytes:,}-byte limit",
+                hint="raise the source's max_file_mb (or ingest.max_file_mb)",
+            )
         t0 = time.perf_counter()
         parsed = deps.parse(path)
         t1 = time.perf_counter()
-        passages = chunk_document(parsed, deps.embedder.token_ids, deps.max_tokens, deps.overlap_tokens)
-        chunks = [
-            Chunk(
-                chunk_id=chunk_id(source, sha, i),
-                doc_id=doc_id(source),
-                source=source,
-                doc_sha256=sha,
-                chunk_no=i,
-                text=p.text,
-                page=p.page,
-                section=p.section,
-                element_types=p.element_types,
-                labels=labels,
-                title=parsed.title,
-                ingested_at=now,
-            )
-            for i, p in enumerate(passages)
-        ]
+        chunks = _chunks(key, sha, parsed, labels, now, deps)
         dense = deps.embedder.embed_documents([c.text for c in chunks])
         embedded = [
             EmbeddedChunk(chunk=c, dense=v, sparse=deps.sparse.embed_document(c.text))
             for c, v in zip(chunks, dense, strict=True)
         ]
         t2 = time.perf_counter()
-        # New version first, then the old chunks go: a crash in between is repaired by the rerun.
-        deps.index.upsert(embedded)
-        new_ids = {c.chunk_id for c in chunks}
-        stale = [cid for cid in (previous.chunk_ids if previous else ()) if cid not in new_ids]
-        deps.index.delete(stale)
-        t3 = time.perf_counter()
     except IngestError as exc:
-        if previous is not None and previous.chunk_ids:
-            deps.index.delete(previous.chunk_ids)
-        deps.manifest.put(_record(path, source, sha, stat, "failed", (), None, None, labels, now, exc))
-        report.failed.append(FileFailure(source=source, code=exc.code, message=str(exc)))
-        return "failed"
-    deps.manifest.put(
-        _record(path, source, sha, stat, "ingested", tuple(c.chunk_id for c in chunks), parsed.pages,
-                parsed.title, labels, now, None)
-    )
+        record = _record(path, key, sha, stat, "failed", (), None, None, labels, now, exc)
+        batch.pending.append(Pending(key, record.doc_id, (), record))
+        batch.stale.extend(old_ids)  # the old version no longer matches the file
+        report.failed.append(FileFailure(source=key, code=exc.code, message=str(exc)))
+        return "failed", sha
+    new_ids = tuple(c.chunk_id for c in chunks)
+    record = _record(path, key, sha, stat, "ingested", new_ids, parsed.pages, parsed.title, labels, now, None)
+    batch.pending.append(Pending(key, record.doc_id, new_ids, record))
+    batch.embedded.extend(embedded)
+    batch.stale.extend(cid for cid in old_ids if cid not in set(new_ids))
     report.seconds["parse"] += t1 - t0
     report.seconds["embed"] += t2 - t1
-    report.seconds["write"] += t3 - t2
-    report.chunks_written += len(chunks)
-    report.chunks_deleted += len(stale)
     report.embeddings += len(chunks)
     report.pages += parsed.pages or 1
-    (report.changed if previous is not None else report.ingested).append(source)
-    return "changed" if previous is not None else "ingested"
+    (report.changed if previous is not None and previous.status == "ingested" else report.ingested).append(key)
+    return ("changed" if previous is not None else "ingested"), sha
 
 
-def _record(path, source, sha, stat, status, chunk_ids, pages, title, labels, now, exc) -> DocumentRecord:
+def _chunks(key: str, sha: str, parsed: ParsedDocument, labels: tuple[str, ...], now: str, deps: IngestDeps) -> list[Chunk]:
+    passages = chunk_document(parsed, deps.embedder.token_ids, deps.max_tokens, deps.overlap_tokens)
+    return [
+        Chunk(
+            chunk_id=chunk_id(key, sha, i), doc_id=doc_id(key), source=key, doc_sha256=sha, chunk_no=i,
+            text=p.text, page=p.page, section=p.section, element_types=p.element_types, labels=labels,
+            title=parsed.title, ingested_at=now,
+        )
+        for i, p in enumerate(passages)
+    ]
+
+
+def _write(batch: _Batch, deps: IngestDeps, report: IngestReport) -> None:
+    """Stage intent, write new chunks then drop stale ones in one store session, then settle."""
+    if not batch.pending:
+        return
+    t0 = time.perf_counter()
+    deps.manifest.stage(batch.pending)
+    _step(deps, "staged")
+    with _session(deps.index) as index:
+        report.store_sessions += 1
+        if batch.embedded:
+            index.upsert(batch.embedded)
+        _step(deps, "upserted")
+        if batch.stale:
+            index.delete(batch.stale)
+        _step(deps, "deleted")
+    deps.manifest.settle([p.record for p in batch.pending if p.record is not None])
+    _step(deps, "settled")
+    report.chunks_written += len(batch.embedded)
+    report.chunks_deleted += len(batch.stale)
+    report.seconds["write"] += time.perf_counter() - t0
+
+
+def _remove(records: list[DocumentRecord], deps: IngestDeps, report: IngestReport) -> None:
+    if not records:
+        return
+    t0 = time.perf_counter()
+    deps.manifest.stage([Pending(r.source, r.doc_id, (), None) for r in records])
+    _step(deps, "staged")
+    ids = [cid for r in records for cid in r.chunk_ids]
+    with _session(deps.index) as index:
+        report.store_sessions += 1
+        if ids:
+            index.delete(ids)
+        _step(deps, "deleted")
+    deps.manifest.settle([], [r.source for r in records])
+    _step(deps, "settled")
+    report.removed.extend(r.source for r in records)
+    report.chunks_deleted += len(ids)
+    report.seconds["write"] += time.perf_counter() - t0
+
+
+def _session(index: Any) -> AbstractContextManager[Any]:
+    """One store session when the index is shared (SessionIndex), else the index itself."""
+    return index.session() if hasattr(index, "session") else nullcontext(index)
+
+
+def _step(deps: IngestDeps, name: str) -> None:
+    if deps.on_step is not None:
+        deps.on_step(name)
+
+
+def _record(path, source, sha, stat, status, chunk_ids, pages, title, labels, now, exc) -> DocumentRecord:  # noqa: ANN001
     return DocumentRecord(
         source=source, doc_id=doc_id(source), path=str(path), sha256=sha, size=stat.st_size,
         mtime_ns=stat.st_mtime_ns, status=status, error_code=exc.code if exc else None,

@@ -1,0 +1,103 @@
+"""Cheap structural checks before a parser sees a file: bombs, hostile XML, encryption, page limits."""
+
+from __future__ import annotations
+
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+
+from ingest.errors import Corrupt, DecompressionBomb, Encrypted, TooManyPages
+
+ZIP_CONTAINERS = frozenset({".docx", ".pptx", ".xlsx", ".odt", ".epub"})
+MARKUP = frozenset({".xml", ".html", ".htm", ".xhtml"})
+PLAIN_TEXT = frozenset({".txt", ".text", ".md", ".markdown", ".csv", ".tsv", ".rst", ".org", ".json", ".ndjson"})
+_SNIFF = 65536
+_BOMS = (b"\xef\xbb\xbf", b"\xff\xfe", b"\xfe\xff")
+
+
+@dataclass(frozen=True)
+class ParseLimits:
+    """What a single file may cost before it is refused."""
+
+    max_pages: int = 5000
+    max_unpacked_bytes: int = 1 << 30  # sum of a zip container's declared part sizes
+    max_ratio: int = 200  # declared size / compressed size of one part
+
+
+def precheck(path: Path, limits: ParseLimits) -> None:
+    """Raise the matching IngestError when `path` is encrypted, a bomb, hostile, or over a limit."""
+    suffix = path.suffix.lower()
+    if suffix == ".pdf":
+        _check_pdf(path, limits)
+    elif suffix in ZIP_CONTAINERS:
+        _check_zip(path, suffix, limits)
+    elif suffix in MARKUP:
+        if b"<!ENTITY" in _head(path).upper():
+            raise Corrupt("XML entity declarations (the billion-laughs pattern)", hint="remove the DTD from the file")
+    elif suffix in PLAIN_TEXT:
+        _check_text(path)
+
+
+def _head(path: Path) -> bytes:
+    with open(path, "rb") as f:
+        return f.read(_SNIFF)
+
+
+def _check_pdf(path: Path, limits: ParseLimits) -> None:
+    from pypdf import PdfReader
+
+    try:
+        reader = PdfReader(str(path), strict=False)
+        if reader.is_encrypted and not reader.decrypt(""):
+            raise Encrypted("encrypted or password-protected PDF", hint="ask the owner for an unprotected copy")
+        pages = len(reader.pages)
+    except Encrypted:
+        raise
+    except RecursionError as exc:
+        raise Corrupt("the PDF's structure loops back on itself", hint="re-save the PDF in a viewer") from exc
+    except Exception as exc:  # pypdf cannot even read the structure: corrupt
+        raise Corrupt(f"not a readable PDF ({type(exc).__name__}: {str(exc)[:200]})", hint="check it opens in a PDF viewer") from exc
+    if pages > limits.max_pages:
+        raise TooManyPages(f"{pages:,} pages is over the {limits.max_pages:,}-page limit", hint="raise ingest.max_pages")
+    if pages == 0:
+        raise Corrupt("the PDF has no pages", hint="check it opens in a PDF viewer")
+
+
+def _check_zip(path: Path, suffix: str, limits: ParseLimits) -> None:
+    try:
+        with zipfile.ZipFile(path) as zf:
+            infos = zf.infolist()
+            total = sum(i.file_size for i in infos)
+            if total > limits.max_unpacked_bytes:
+                raise DecompressionBomb(
+                    f"parts would unpack to {total:,} bytes (limit {limits.max_unpacked_bytes:,})",
+                    hint="a legitimate file this large: raise ingest.max_unpacked_mb",
+                )
+            for i in infos:
+                if i.file_size > (1 << 20) and i.file_size > limits.max_ratio * max(1, i.compress_size):
+                    raise DecompressionBomb(
+                        f"part {i.filename!r} unpacks {i.file_size // max(1, i.compress_size):,}x its size",
+                        hint="this is the shape of a zip bomb; ask for the original file",
+                    )
+            for i in infos:
+                if i.filename.endswith((".xml", ".rels")):
+                    with zf.open(i) as part:
+                        head = part.read(4096).upper()
+                    if b"<!DOCTYPE" in head or b"<!ENTITY" in head:
+                        raise Corrupt(
+                            f"part {i.filename!r} declares a DTD/entities (the billion-laughs pattern)",
+                            hint="Office files never need a DTD; ask for the original file",
+                        )
+    except zipfile.BadZipFile as exc:
+        raise Corrupt(f"not a valid {suffix} (zip) container: {exc}", hint="the extension may be wrong") from exc
+
+
+def _check_text(path: Path) -> None:
+    head = _head(path)
+    if head.startswith(_BOMS):
+        return
+    if b"\x00" in head:
+        raise Corrupt("binary content in a text file (NUL bytes)", hint="the extension may be wrong")
+    controls = sum(1 for b in head if b < 32 and b not in (9, 10, 12, 13))
+    if head and controls / len(head) > 0.05:
+        raise Corrupt("binary content in a text file (control bytes)", hint="the extension may be wrong")
