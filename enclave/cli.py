@@ -12,6 +12,7 @@ from rich.console import Console
 from rich.markup import escape
 
 from enclave.cli_audit import audit_app
+from enclave.cli_eval import eval_app
 from enclave.cli_policy import policy_app
 from enclave import cli_ingest
 from ingest.errors import IngestError
@@ -21,6 +22,7 @@ from rag.errors import RagError
 app = typer.Typer(add_completion=False, no_args_is_help=True, help="Enclave: cited answers from your own documents.")
 app.add_typer(policy_app, name="policy")
 app.add_typer(audit_app, name="audit")
+app.add_typer(eval_app, name="eval")
 out = Console()
 err = Console(stderr=True)
 

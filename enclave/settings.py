@@ -111,7 +111,8 @@ class RetrievalSettings(BaseModel):
 
     top_k: int = 6
     prefetch_k: int = 50
-    fusion: Literal["rrf"] = "rrf"
+    # rrf: reciprocal-rank fusion; convex: weighted sum of min-max normalised scores (see HybridQuery).
+    fusion: Literal["rrf", "convex"] = "rrf"
     rrf_k: int = 60
     dense_weight: float = 1.0
     sparse_weight: float = 1.0

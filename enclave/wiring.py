@@ -133,6 +133,27 @@ def ingest_deps(settings: Settings, index: VectorIndex, embedder: SentenceTransf
     )
 
 
+def build_retriever(
+    settings: Settings, index: VectorIndex, embedder: SentenceTransformerEmbedder, top_k: int | None = None
+) -> Retriever:
+    """The policy-filtered retriever `enclave ask` uses; `top_k` overrides the passage count (eval ranks deeper)."""
+    r = settings.retrieval
+    return Retriever(
+        index,
+        embedder,
+        Bm25Encoder(),
+        policy_loader(settings),
+        RetrievalConfig(
+            top_k=top_k or r.top_k,
+            prefetch_k=r.prefetch_k,
+            rrf_k=r.rrf_k,
+            dense_weight=r.dense_weight,
+            sparse_weight=r.sparse_weight,
+            fusion=r.fusion,
+        ),
+    )
+
+
 def build_answerer(
     settings: Settings,
     index: VectorIndex,
@@ -142,17 +163,8 @@ def build_answerer(
 ) -> Answerer:
     """The answer route with the policy read per question; every step goes to the live audit log."""
     r = settings.retrieval
-    retriever = Retriever(
-        index,
-        embedder,
-        Bm25Encoder(),
-        policy_loader(settings),
-        RetrievalConfig(
-            top_k=r.top_k, prefetch_k=r.prefetch_k, rrf_k=r.rrf_k, dense_weight=r.dense_weight, sparse_weight=r.sparse_weight
-        ),
-    )
     return Answerer(
-        retriever,
+        build_retriever(settings, index, embedder),
         generator,
         AnswerConfig(
             context_budget_tokens=r.context_budget_tokens,
@@ -161,6 +173,7 @@ def build_answerer(
         ),
         audit=audit if audit is not None else open_audit_log(settings),
     )
+
 
 def shared_index(settings: Settings, embedder: SentenceTransformerEmbedder) -> VectorIndex:
     """The index for a process that shares the embedded store (server, scheduled sync).

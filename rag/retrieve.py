@@ -21,6 +21,7 @@ class RetrievalConfig:
     rrf_k: int = 60
     dense_weight: float = 1.0
     sparse_weight: float = 1.0
+    fusion: str = "rrf"
     # Count what the policy filter removed (one more index query, for the audit record).
     count_withheld: bool = True
 
@@ -68,6 +69,7 @@ class Retriever:
             prefetch=self._config.prefetch_k,
             rrf_k=self._config.rrf_k,
             weights=(self._config.dense_weight, self._config.sparse_weight),
+            fusion=self._config.fusion,
         )
         hits = self._index.query(query) if allowed else []
         withheld = self._count_withheld(query, policy, allowed)

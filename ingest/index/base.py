@@ -29,7 +29,11 @@ class HybridQuery:
     limit: int
     prefetch: int
     rrf_k: int = 60
+    # (dense, sparse): RRF weights, or the convex weights of the normalised scores.
     weights: tuple[float, float] = (1.0, 1.0)
+    # "rrf": Qdrant's reciprocal-rank fusion of the two prefetches. "convex": each prefetch's scores
+    # min-max normalised over its own `prefetch` results, then weighted and summed (fuse_convex).
+    fusion: str = "rrf"
 
 
 class VectorIndex(Protocol):
@@ -52,3 +56,22 @@ class VectorIndex(Protocol):
 
     def close(self) -> None:
         """Release the store."""
+
+
+def fuse_convex(
+    dense: Sequence[tuple[str, float]], sparse: Sequence[tuple[str, float]], weights: tuple[float, float]
+) -> list[tuple[str, float]]:
+    """Weighted sum of min-max normalised scores, best first; a candidate absent from one list gets 0 there.
+
+    Every adapter fuses with this function, so Edge and a Qdrant server rank alike.
+    """
+    fused: dict[str, float] = {}
+    for results, weight in ((dense, weights[0]), (sparse, weights[1])):
+        if not results:
+            continue
+        scores = [s for _, s in results]
+        low, high = min(scores), max(scores)
+        span = high - low if high > low else 1.0
+        for point_id, score in results:
+            fused[point_id] = fused.get(point_id, 0.0) + weight * (score - low) / span
+    return sorted(fused.items(), key=lambda item: (-item[1], item[0]))

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from ingest.errors import IndexLocked, IndexMismatch
-from ingest.index.base import Hit, HybridQuery
+from ingest.index.base import Hit, HybridQuery, fuse_convex
 from ingest.schema import (
     DENSE_VECTOR,
     INDEXED_KEYWORD_FIELDS,
@@ -110,49 +110,56 @@ class EdgeIndex:
 
     # -- reads --
     def query(self, query: HybridQuery) -> list[Hit]:
-        """RRF of a dense and a BM25 prefetch, both restricted to `allowed_labels` inside Qdrant."""
-        import qdrant_edge as q
-
+        """Fusion of a dense and a BM25 search, both restricted to `allowed_labels` inside Qdrant."""
         if not query.allowed_labels:
             return []  # deny by default: no readable label, nothing to search
-        label_filter = label_filter_for(query.allowed_labels)
-        prefetches = [
-            q.Prefetch(
-                limit=query.prefetch,
-                query=q.Query.Nearest(list(query.dense), using=DENSE_VECTOR),
-                filter=label_filter,
-            ),
-            q.Prefetch(
-                limit=query.prefetch,
-                query=q.Query.Nearest(q.SparseVector(query.sparse.indices, query.sparse.values), using=SPARSE_VECTOR),
-                filter=label_filter,
-            ),
-        ]
+        return self._search(query, label_filter_for(query.allowed_labels))
+
+    def _search(self, query: HybridQuery, label_filter: Any) -> list[Hit]:
+        import qdrant_edge as q
+
+        dense = q.Query.Nearest(list(query.dense), using=DENSE_VECTOR)
+        sparse = q.Query.Nearest(q.SparseVector(query.sparse.indices, query.sparse.values), using=SPARSE_VECTOR)
+        if query.fusion == "convex":
+            dense_points, sparse_points = self._require().query_batch(
+                [
+                    q.QueryRequest(limit=query.prefetch, query=nearest, filter=label_filter, with_payload=True, with_vector=True)
+                    for nearest in (dense, sparse)
+                ]
+            )
+            by_id = {str(p.id): p for p in [*sparse_points, *dense_points]}
+            fused = fuse_convex(
+                [(str(p.id), float(p.score)) for p in dense_points],
+                [(str(p.id), float(p.score)) for p in sparse_points],
+                query.weights,
+            )
+            return [self._hit(query, by_id[pid], score) for pid, score in fused[: query.limit]]
         points = self._require().query(
             q.QueryRequest(
                 limit=query.limit,
-                prefetches=prefetches,
+                prefetches=[
+                    q.Prefetch(limit=query.prefetch, query=nearest, filter=label_filter) for nearest in (dense, sparse)
+                ],
                 query=q.Fusion.Rrf(k=query.rrf_k, weights=list(query.weights)),
                 filter=label_filter,
                 with_payload=True,
                 with_vector=True,
             )
         )
+        return [self._hit(query, p, float(p.score)) for p in points]
+
+    @staticmethod
+    def _hit(query: HybridQuery, point: Any, score: float) -> Hit:
+        vectors = point.vector or {}
+        sparse = vectors.get(SPARSE_VECTOR)
         query_terms = set(query.sparse.indices)
-        hits = []
-        for p in points:
-            vectors = p.vector or {}
-            sparse = vectors.get(SPARSE_VECTOR)
-            matched = len(query_terms & set(sparse.indices)) if sparse is not None else 0
-            hits.append(
-                Hit(
-                    chunk=Chunk.from_payload(p.payload or {}),
-                    score=float(p.score),
-                    dense_score=_cosine(query.dense, vectors.get(DENSE_VECTOR) or []),
-                    sparse_score=matched / max(1, len(query_terms)),
-                )
-            )
-        return hits
+        matched = len(query_terms & set(sparse.indices)) if sparse is not None else 0
+        return Hit(
+            chunk=Chunk.from_payload(point.payload or {}),
+            score=score,
+            dense_score=_cosine(query.dense, vectors.get(DENSE_VECTOR) or []),
+            sparse_score=matched / max(1, len(query_terms)),
+        )
 
     def chunks_of(self, doc_id: str) -> list[Chunk]:
         """All chunks of one document (no vectors)."""

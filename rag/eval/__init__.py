@@ -1,0 +1,1 @@
+"""Evaluation: retrieval quality (BEIR), answer quality (SQuAD, a site's golden set)."""

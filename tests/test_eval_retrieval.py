@@ -1,0 +1,116 @@
+"""`enclave eval retrieval` on a tiny generated BEIR dataset: known figures, filter on = off, reuse."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+DOCS = {
+    "d1": ("Volcanoes", "Basaltic lava flows from shield volcanoes in Hawaii cool into black rock."),
+    "d2": ("Bread", "Sourdough bread rises because wild yeast and lactobacilli ferment the dough."),
+    "d3": ("Chess", "The Sicilian Defence is a chess opening that answers 1.e4 with c5."),
+    "d4": ("Glaciers", "Glaciers carve U-shaped valleys as the ice grinds the bedrock beneath."),
+    "d5": ("Bees", "Honey bees communicate the direction of flowers with a waggle dance."),
+    "d6": ("Tides", "Ocean tides are raised mainly by the gravitational pull of the Moon."),
+}
+QUERIES = {
+    "q1": "How do honey bees tell each other where flowers are?",
+    "q2": "What makes sourdough bread rise?",
+    "q3": "Which chess opening replies to e4 with c5?",
+    "q4": "What causes the tides of the ocean?",
+}
+# q4 also names a document that is not in the corpus: it can never be retrieved.
+QRELS = [("q1", "d5", 1), ("q2", "d2", 1), ("q3", "d3", 1), ("q4", "d6", 1), ("q4", "d99", 1)]
+
+
+def write_beir(root: Path) -> Path:
+    """A BEIR folder with corpus.jsonl, queries.jsonl and qrels/test.tsv."""
+    (root / "qrels").mkdir(parents=True)
+    (root / "corpus.jsonl").write_text("".join(json.dumps({"_id": k, "title": t, "text": x}) + "\n" for k, (t, x) in DOCS.items()))
+    (root / "queries.jsonl").write_text("".join(json.dumps({"_id": k, "text": v}) + "\n" for k, v in QUERIES.items()))
+    (root / "qrels" / "test.tsv").write_text("query-id\tcorpus-id\tscore\n" + "".join(f"{q}\t{d}\t{s}\n" for q, d, s in QRELS))
+    return root
+
+
+# Every query finds its document first; q4's second relevant document is missing from the corpus.
+EXPECTED = {
+    "ndcg@10": (1 + 1 + 1 + 1 / (1 + 1 / math.log2(3))) / 4,
+    "recall@10": (1 + 1 + 1 + 0.5) / 4,
+    "recall@100": (1 + 1 + 1 + 0.5) / 4,
+    "mrr@10": 1.0,
+}
+
+
+def test_eval_retrieval_gives_the_known_figures(home: Path, tmp_path: Path) -> None:
+    from enclave.cli import app
+
+    beir = write_beir(tmp_path / "tiny")
+    result = CliRunner().invoke(app, ["eval", "retrieval", "--beir", str(beir), "--json"])
+    assert result.exit_code == 0, result.output
+    figures = json.loads(result.stdout)
+    for key, value in EXPECTED.items():
+        assert figures[key] == pytest.approx(value), key
+    assert figures["queries"] == 4
+    assert figures["config"]["policy_filter"] is True
+    assert figures["config"]["ingest"]["documents"] == len(DOCS)
+
+
+def test_filter_on_ranks_exactly_like_no_filter(home: Path, tmp_path: Path) -> None:
+    from enclave.settings import load_settings
+    from enclave.wiring import build_embedder, open_index
+    from ingest.index.edge import EdgeIndex
+    from rag.eval.beir import load_beir, rank_queries
+    from ingest.schema import SCHEMA_VERSION, IndexMeta
+    from rag.eval.scratch import ingest_scratch, prepare
+
+    class Unfiltered(EdgeIndex):
+        """The same store queried without the label filter."""
+
+        def query(self, query):  # type: ignore[no-untyped-def]
+            return self._search(query, None)
+
+    settings = load_settings(home=home)
+    data = load_beir(write_beir(tmp_path / "tiny"))
+    scratch = prepare(settings, data.docs)
+    ingest_scratch(scratch)
+    filtered = rank_queries(scratch, data.queries)
+    embedder = build_embedder(scratch.settings)
+    open_index(scratch.settings, embedder).close()  # checks the metadata
+    raw = Unfiltered(scratch.settings.store_dir)
+    raw.ensure(IndexMeta(schema_version=SCHEMA_VERSION, embedding_model=embedder.model_id, embedding_dim=embedder.dim))
+    try:
+        unfiltered = rank_queries(scratch, data.queries, index=raw)
+    finally:
+        raw.close()
+    assert filtered == unfiltered
+    assert all(len(r) == len(DOCS) for r in filtered.values())
+
+
+def test_scratch_index_is_reused_until_the_configuration_changes(home: Path, tmp_path: Path) -> None:
+    from enclave.settings import load_settings
+    from rag.eval.beir import load_beir
+    from rag.eval.scratch import ingest_scratch, prepare
+
+    settings = load_settings(home=home)
+    data = load_beir(write_beir(tmp_path / "tiny"))
+    first = prepare(settings, data.docs)
+    assert ingest_scratch(first) is not None
+    again = prepare(settings, data.docs)
+    assert again.settings.home == first.settings.home
+    assert ingest_scratch(again) is None  # reused: nothing embedded
+    rechunked = settings.model_copy(update={"chunking": settings.chunking.model_copy(update={"max_tokens": 64})})
+    assert prepare(rechunked, data.docs).settings.home != first.settings.home
+
+
+def test_missing_split_names_the_ones_present(tmp_path: Path) -> None:
+    from rag.eval.beir import load_beir
+    from rag.eval.errors import EvalError
+
+    beir = write_beir(tmp_path / "tiny")
+    with pytest.raises(EvalError) as info:
+        load_beir(beir, split="dev")
+    assert "test" in info.value.hint
