@@ -1,0 +1,54 @@
+"""Helpers for the sync, crash, hostile and concurrency tests: trees, deps, and exact index checks."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+from enclave.settings import Settings
+from ingest.manifest import Manifest
+from ingest.pipeline import IngestDeps, file_sha256, verify
+from ingest.schema import doc_id
+
+
+def write_doc(root: Path, rel: str, n: int, version: int, paragraphs: int = 3) -> Path:
+    """A markdown document whose every paragraph names the document and its version."""
+    path = root / rel
+    path.parent.mkdir(parents=True, exist_ok=True)
+    body = "\n\n".join(
+        f"Document {n} version {version} paragraph {p}: the depot code for site {n} is "
+        f"K{n}V{version}P{p}, and the inspection interval is {n * 7 + version} days. " * 4
+        for p in range(paragraphs)
+    )
+    path.write_text(f"# Site {n} handbook, version {version}\n\n{body}\n")
+    return path
+
+
+def deps_for(settings: Settings, embedder: Any, parse: Any, **overrides: Any) -> IngestDeps:
+    """The production deps on a shared (session) index, with a given parser."""
+    from enclave.wiring import ingest_deps, shared_index
+
+    return replace(ingest_deps(settings, shared_index(settings, embedder), embedder), parse=parse, **overrides)
+
+
+def assert_index_matches_tree(settings: Settings, index: Any, tree: dict[str, Path]) -> None:
+    """The manifest lists exactly `tree` (source key -> file) as ingested, and the index holds
+    exactly each document's current chunks: one version, chunk numbers 0..n-1, no orphans."""
+    manifest = Manifest(settings.manifest_path)
+    try:
+        assert verify(index, manifest) == []
+        records = {r.source: r for r in manifest.all()}
+        assert sorted(records) == sorted(tree)
+        with index.session() as idx:
+            for key, path in tree.items():
+                rec = records[key]
+                assert rec.status == "ingested", (key, rec.error_code, rec.error)
+                assert rec.sha256 == file_sha256(path), key
+                chunks = idx.chunks_of(doc_id(key))
+                assert sorted(c.chunk_id for c in chunks) == sorted(rec.chunk_ids), key
+                assert {c.doc_sha256 for c in chunks} == {rec.sha256}, key
+                assert sorted(c.chunk_no for c in chunks) == list(range(len(rec.chunk_ids))), key
+                assert all(c.labels for c in chunks), key  # labels (the ACL payload) intact
+    finally:
+        manifest.close()

@@ -1,0 +1,156 @@
+"""Sync semantics on a generated tree: add, change, rename, delete; the index follows exactly."""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from enclave.settings import Settings, load_settings
+from ingest.errors import AlreadyRunning
+from ingest.history import sync_lock
+from ingest.pipeline import Progress, sync_source
+from ingest.sources import Source
+from ingest.worker import ParseWorker, WorkerLimits
+from tests.corpus import write_docx, write_pdf
+from tests.sync_support import assert_index_matches_tree, deps_for, write_doc
+
+
+@pytest.fixture(scope="module")
+def embedder() -> Any:
+    from enclave.wiring import build_embedder
+
+    return build_embedder(load_settings())
+
+
+@pytest.fixture(scope="module")
+def worker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ParseWorker]:
+    with ParseWorker(WorkerLimits(timeout_s=120, memory_bytes=3 << 30), tmp_path_factory.mktemp("parse")) as w:
+        yield w
+
+
+class CountingParser:
+    """The real worker, counting the files it was asked to parse."""
+
+    def __init__(self, worker: ParseWorker) -> None:
+        self.worker, self.calls = worker, []
+
+    def __call__(self, path: Path) -> Any:
+        self.calls.append(path.name)
+        return self.worker(path)
+
+
+def _retriever(settings: Settings, index: Any, embedder: Any) -> Any:
+    from enclave.wiring import policy_loader
+    from ingest.embed import Bm25Encoder
+    from rag.retrieve import RetrievalConfig, Retriever
+
+    return Retriever(index, embedder, Bm25Encoder(), policy_loader(settings), RetrievalConfig(top_k=10))
+
+
+def _tester(settings: Settings) -> Any:
+    from enclave.wiring import policy_loader
+    from policies.engine import principal_for
+
+    return principal_for(policy_loader(settings)(), "tester")
+
+
+def test_sync_follows_add_change_rename_delete(settings: Settings, embedder: Any, worker: ParseWorker, tmp_path: Path) -> None:
+    root = tmp_path / "share"
+    for n in range(1, 6):
+        write_doc(root, f"team{n % 2}/site{n}.md", n, 1)
+    write_docx(root / "forms" / "leave.docx", "Leave form", ["Annual leave is requested with form L-17 two weeks ahead."])
+    write_pdf(root / "forms" / "safety.pdf", ["Hard hats are required in zone C.", "Fire drills happen each March."])
+    source = Source(name="share", path=root)
+    parser = CountingParser(worker)
+    deps = deps_for(settings, embedder, parser, write_batch_files=3)
+    first = sync_source(source, deps)
+    assert (len(first.ingested), first.failed) == (7, [])
+    tree = {f"share/{p.relative_to(root).as_posix()}": p for p in root.rglob("*") if p.is_file()}
+    assert_index_matches_tree(settings, deps.index, tree)
+
+    write_doc(root, "team1/site1.md", 1, 2)  # change
+    (root / "team0" / "site2.md").rename(root / "team0" / "renamed2.md")  # rename
+    (root / "team1" / "site3.md").unlink()  # delete
+    write_doc(root, "new/site9.md", 9, 1)  # add
+    progress: list[Progress] = []
+    second = sync_source(source, deps, progress.append)
+    assert second.changed == ["share/team1/site1.md"]
+    assert sorted(second.ingested) == ["share/new/site9.md", "share/team0/renamed2.md"]
+    assert sorted(second.removed) == ["share/team0/site2.md", "share/team1/site3.md"]
+    assert second.moved == ["share/team0/site2.md -> share/team0/renamed2.md"]
+    assert [p.done for p in progress] == list(range(1, 8)) and progress[-1].total == 7
+    tree = {f"share/{p.relative_to(root).as_posix()}": p for p in root.rglob("*") if p.is_file()}
+    assert_index_matches_tree(settings, deps.index, tree)
+
+    retriever, tester = _retriever(settings, deps.index, embedder), _tester(settings)
+    old = retriever.retrieve("depot code K1V1P0 for site 1", tester).hits
+    assert old and all("V1P" not in h.chunk.text for h in old if h.chunk.source == "share/team1/site1.md")
+    assert any("K1V2P0" in h.chunk.text for h in old)
+    deleted = retriever.retrieve("depot code K3V1P1 for site 3", tester).hits
+    assert all(h.chunk.source != "share/team1/site3.md" for h in deleted)
+    moved = retriever.retrieve("depot code K2V1P2 for site 2", tester).hits
+    assert {h.chunk.source for h in moved if "K2V1" in h.chunk.text} == {"share/team0/renamed2.md"}
+
+
+def test_unchanged_tree_costs_no_parse_embed_or_write(settings: Settings, embedder: Any, worker: ParseWorker, tmp_path: Path) -> None:
+    root = tmp_path / "docs"
+    for n in range(8):
+        write_doc(root, f"d{n}.md", n, 1)
+    parser = CountingParser(worker)
+    deps = deps_for(settings, embedder, parser)
+    sync_source(Source(name="docs", path=root), deps)
+    parser.calls.clear()
+    again = sync_source(Source(name="docs", path=root), deps)
+    assert (again.unchanged, parser.calls, again.embeddings, again.store_sessions) == (8, [], 0, 0)
+    assert (again.chunks_written, again.chunks_deleted) == (0, 0)
+
+
+def test_failed_file_is_reported_and_retried_only_when_it_changes(
+    settings: Settings, embedder: Any, worker: ParseWorker, tmp_path: Path
+) -> None:
+    root = tmp_path / "docs"
+    write_doc(root, "good.md", 1, 1)
+    (root / "broken.docx").write_bytes(b"PK\x03\x04 this is not really a zip")
+    (root / "tool.exe").write_bytes(b"MZ\x90\x00")
+    parser = CountingParser(worker)
+    deps = deps_for(settings, embedder, parser)
+    first = sync_source(Source(name="docs", path=root), deps)
+    assert sorted((f.source, f.code) for f in first.failed) == [("docs/broken.docx", "corrupt"), ("docs/tool.exe", "unsupported")]
+    parser.calls.clear()
+    second = sync_source(Source(name="docs", path=root), deps)
+    assert (second.failed, parser.calls, second.unchanged) == ([], [], 3)
+    shutil.copy(tmp_path / "docs" / "good.md", root / "broken.docx")  # still not a docx, but changed
+    third = sync_source(Source(name="docs", path=root), deps)
+    assert parser.calls == ["broken.docx"] and [f.code for f in third.failed] == ["corrupt"]
+
+
+def test_include_exclude_and_size_limit(settings: Settings, embedder: Any, worker: ParseWorker, tmp_path: Path) -> None:
+    root = tmp_path / "share"
+    write_doc(root, "keep/a.md", 1, 1)
+    write_doc(root, "keep/drafts/b.md", 2, 1)
+    write_doc(root, "other/c.md", 3, 1)
+    (root / "keep" / "big.md").write_text("# Big\n\n" + "word " * 50_000)
+    source = Source(name="s", path=root, include=("keep/**",), exclude=("**/drafts/**",), max_file_bytes=100_000)
+    report = sync_source(source, deps_for(settings, embedder, worker))
+    assert report.ingested == ["s/keep/a.md"]
+    assert [(f.source, f.code) for f in report.failed] == [("s/keep/big.md", "too_large")]
+
+
+def test_job_keeps_history_and_a_second_sync_is_refused(settings: Settings, embedder: Any, tmp_path: Path) -> None:
+    from enclave.ingest_job import folder_source, history, run_ingest_job
+
+    root = tmp_path / "docs"
+    write_doc(root, "a.md", 1, 1)
+    with sync_lock(settings.home), pytest.raises(AlreadyRunning, match="already running"):
+        run_ingest_job(settings, [folder_source(settings, root)], trigger="test", actor="tester", embedder=embedder)
+    report = run_ingest_job(settings, [folder_source(settings, root)], trigger="test", actor="tester", embedder=embedder)
+    assert report.ingested == ["docs/a.md"]
+    runs = history(settings).recent()
+    assert [(r.trigger, r.actor, r.status, r.report["outcomes"]["ingested"]) for r in runs] == [("test", "tester", "ok", 1)]
+    audit = (settings.audit_log_path).read_text()
+    assert '"kind":"ingest_run"' in audit and '"docs/a.md"' in audit
+    assert not list((settings.home / "tmp").iterdir())  # the job's temp area is gone
