@@ -21,6 +21,7 @@ from policies.engine import labels_for
 from policies.load import POLICY_FILE, load_policy
 from policies.model import Policy
 from rag.answer import AnswerConfig, Answerer
+from rag.generators.audited import AuditedGenerator
 from rag.generators.base import Generator
 from rag.generators.llama_cpp import LlamaCppGenerator
 from rag.models import assemble_default_model
@@ -97,7 +98,15 @@ def open_index(settings: Settings, embedder: SentenceTransformerEmbedder) -> Vec
     """Open (or create) the vector index and check it was built by the configured embedder."""
     match settings.index.backend:
         case "edge":
-            index = EdgeIndex(settings.store_dir)
+            index: VectorIndex = EdgeIndex(settings.store_dir)
+        case "qdrant":
+            from ingest.index.server import QdrantServerIndex
+
+            i = settings.index
+            index = QdrantServerIndex(
+                i.collection, url=i.url, api_key_file=i.api_key_file, verify_tls=i.verify_tls,
+                shards=i.shards, replicas=i.replicas, timeout_s=i.timeout_s,
+            )
     index.ensure(IndexMeta(schema_version=SCHEMA_VERSION, embedding_model=embedder.model_id, embedding_dim=embedder.dim))
     return index
 
@@ -113,6 +122,20 @@ def build_generator(settings: Settings) -> Generator:
                 path, sha, name = default_model_path(settings), DEFAULT_MODEL_SHA256, DEFAULT_MODEL_NAME
             return LlamaCppGenerator(
                 path, sha, name, n_ctx=g.n_ctx, n_threads=g.n_threads, temperature=g.temperature, seed=g.seed
+            )
+        case "openai":
+            from rag.generators.openai_http import OpenAIHttpGenerator
+
+            return OpenAIHttpGenerator(
+                g.url, model=g.model, api_key_file=g.api_key_file, timeout_s=g.timeout_s,
+                connect_timeout_s=g.connect_timeout_s, n_ctx=g.n_ctx, temperature=g.temperature, seed=g.seed,
+            )
+        case "ctransformers":
+            from rag.generators.ctransformers_backend import CTransformersGenerator
+
+            return CTransformersGenerator(
+                Path(g.model_path), g.model_sha256, g.model_type, g.model_name,
+                n_ctx=g.n_ctx, n_threads=g.n_threads, temperature=g.temperature, seed=g.seed,
             )
 
 
@@ -163,15 +186,16 @@ def build_answerer(
 ) -> Answerer:
     """The answer route with the policy read per question; every step goes to the live audit log."""
     r = settings.retrieval
+    sink = audit if audit is not None else open_audit_log(settings)
     return Answerer(
         build_retriever(settings, index, embedder),
-        generator,
+        AuditedGenerator(generator, sink, settings.generator.backend),
         AnswerConfig(
             context_budget_tokens=r.context_budget_tokens,
             max_answer_tokens=settings.generator.max_answer_tokens,
             min_dense_score=r.min_dense_score,
         ),
-        audit=audit if audit is not None else open_audit_log(settings),
+        audit=sink,
     )
 
 

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from ingest.errors import IndexLocked, IndexMismatch, IngestError
-from ingest.index.base import Hit, HybridQuery
+from ingest.index.base import Hit, HybridQuery, fuse_convex
 from ingest.schema import (
     DENSE_VECTOR,
     INDEXED_KEYWORD_FIELDS,
@@ -155,26 +155,42 @@ class QdrantServerIndex:
 
     # -- reads --
     def query(self, query: HybridQuery) -> list[Hit]:
-        """RRF of a dense and a BM25 prefetch, both restricted to `allowed_labels` inside Qdrant."""
+        """Fusion of a dense and a BM25 search, both restricted to `allowed_labels` inside Qdrant."""
         from qdrant_client import models as m
 
         if not query.allowed_labels:
             return []  # deny by default: no readable label, nothing to search
         label_filter = label_filter_for(query.allowed_labels)
-        prefetches = [
-            m.Prefetch(query=list(query.dense), using=DENSE_VECTOR, limit=query.prefetch, filter=label_filter),
-            m.Prefetch(
-                query=m.SparseVector(indices=list(query.sparse.indices), values=list(query.sparse.values)),
-                using=SPARSE_VECTOR,
-                limit=query.prefetch,
-                filter=label_filter,
-            ),
-        ]
+        dense = list(query.dense)
+        sparse = m.SparseVector(indices=list(query.sparse.indices), values=list(query.sparse.values))
         client = self._require()
+        if query.fusion == "convex":
+            dense_res, sparse_res = self._call(
+                lambda: client.query_batch_points(
+                    self._collection,
+                    requests=[
+                        m.QueryRequest(
+                            query=vector, using=name, filter=label_filter, limit=query.prefetch,
+                            with_payload=True, with_vector=True,
+                        )
+                        for vector, name in ((dense, DENSE_VECTOR), (sparse, SPARSE_VECTOR))
+                    ],
+                )
+            )
+            by_id = {str(p.id): p for p in [*sparse_res.points, *dense_res.points]}
+            fused = fuse_convex(
+                [(str(p.id), float(p.score)) for p in dense_res.points],
+                [(str(p.id), float(p.score)) for p in sparse_res.points],
+                query.weights,
+            )
+            return [_hit(query, by_id[pid], score) for pid, score in fused[: query.limit]]
         response = self._call(
             lambda: client.query_points(
                 self._collection,
-                prefetch=prefetches,
+                prefetch=[
+                    m.Prefetch(query=vector, using=name, limit=query.prefetch, filter=label_filter)
+                    for vector, name in ((dense, DENSE_VECTOR), (sparse, SPARSE_VECTOR))
+                ],
                 query=m.RrfQuery(rrf=m.Rrf(k=query.rrf_k, weights=list(query.weights))),
                 query_filter=label_filter,
                 limit=query.limit,
@@ -182,21 +198,7 @@ class QdrantServerIndex:
                 with_vectors=True,
             )
         )
-        query_terms = set(query.sparse.indices)
-        hits = []
-        for p in response.points:
-            vectors = p.vector if isinstance(p.vector, dict) else {}
-            sparse = vectors.get(SPARSE_VECTOR)
-            matched = len(query_terms & set(sparse.indices)) if sparse is not None else 0
-            hits.append(
-                Hit(
-                    chunk=Chunk.from_payload(p.payload or {}),
-                    score=float(p.score),
-                    dense_score=_cosine(query.dense, vectors.get(DENSE_VECTOR) or []),
-                    sparse_score=matched / max(1, len(query_terms)),
-                )
-            )
-        return hits
+        return [_hit(query, p, float(p.score)) for p in response.points]
 
     def chunks_of(self, doc_id: str) -> list[Chunk]:
         """All chunks of one document (no vectors)."""
@@ -320,6 +322,19 @@ def label_filter_for(allowed_labels: frozenset[str]) -> Any:
     return m.Filter(
         must=[m.FieldCondition(key="labels", match=m.MatchAny(any=allowed))],
         must_not=[m.FieldCondition(key="labels", match=m.MatchExcept(**{"except": allowed}))],
+    )
+
+
+def _hit(query: HybridQuery, point: Any, score: float) -> Hit:
+    vectors = point.vector if isinstance(point.vector, dict) else {}
+    sparse = vectors.get(SPARSE_VECTOR)
+    query_terms = set(query.sparse.indices)
+    matched = len(query_terms & set(sparse.indices)) if sparse is not None else 0
+    return Hit(
+        chunk=Chunk.from_payload(point.payload or {}),
+        score=score,
+        dense_score=_cosine(query.dense, vectors.get(DENSE_VECTOR) or []),
+        sparse_score=matched / max(1, len(query_terms)),
     )
 
 

@@ -113,10 +113,12 @@ def filled(make: Callable[[], VectorIndex], embedder: SentenceTransformerEmbedde
     return index
 
 
-def hybrid(vectors: tuple[list[float], object], labels: frozenset[str], limit: int = 5) -> HybridQuery:
+def hybrid(vectors: tuple[list[float], object], labels: frozenset[str], limit: int = 5, fusion: str = "rrf") -> HybridQuery:
     """A query as the Retriever builds it."""
     dense, sparse = vectors
-    return HybridQuery(dense=dense, sparse=sparse, allowed_labels=labels, limit=limit, prefetch=50)  # type: ignore[arg-type]
+    return HybridQuery(
+        dense=dense, sparse=sparse, allowed_labels=labels, limit=limit, prefetch=50, fusion=fusion  # type: ignore[arg-type]
+    )
 
 
 def test_ensure_records_the_embedder_and_refuses_another(make_index, embedder, tmp_path) -> None:
@@ -154,8 +156,9 @@ def test_label_filter_is_applied_inside_the_query(make_index, embedder, corpus_c
     index = filled(make_index, embedder, corpus_chunks)
     for allowed in (frozenset({"internal"}), frozenset({"clinical"}), frozenset({"internal", "clinical"})):
         for v in queries:
-            for hit in index.query(hybrid(v, allowed, limit=20)):
-                assert hit.chunk.labels and set(hit.chunk.labels) <= allowed
+            for fusion in ("rrf", "convex"):
+                for hit in index.query(hybrid(v, allowed, limit=20, fusion=fusion)):
+                    assert hit.chunk.labels and set(hit.chunk.labels) <= allowed
     # The salary chunk also carries hr-confidential: an 'internal' reader never sees it, even when asked for it.
     salary = index.query(hybrid(queries[3], frozenset({"internal"}), limit=20))
     assert all("Salary" not in h.chunk.text for h in salary)
@@ -201,7 +204,8 @@ def test_reopen_keeps_everything(make_index, embedder, corpus_chunks) -> None:
     assert again.counts() == (len(DOCS), len(corpus_chunks))
 
 
-def test_both_adapters_return_the_same_ids(tmp_path, embedder, corpus_chunks, queries) -> None:
+@pytest.mark.parametrize("fusion", ["rrf", "convex"])
+def test_both_adapters_return_the_same_ids(tmp_path, embedder, corpus_chunks, queries, fusion) -> None:
     """Congruence: the same chunks and queries give the same ranked ids on Edge and on qdrant-client."""
     results = {}
     for name, factory in ADAPTERS.items():
@@ -210,7 +214,7 @@ def test_both_adapters_return_the_same_ids(tmp_path, embedder, corpus_chunks, qu
         index.upsert(corpus_chunks)
         try:
             results[name] = [
-                [h.chunk.chunk_id for h in index.query(hybrid(v, labels, limit=6))]
+                [h.chunk.chunk_id for h in index.query(hybrid(v, labels, limit=6, fusion=fusion))]
                 for v in queries
                 for labels in (ALL_LABELS, frozenset({"internal"}), frozenset({"clinical"}))
             ]
