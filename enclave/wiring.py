@@ -94,19 +94,25 @@ def build_embedder(settings: Settings) -> SentenceTransformerEmbedder:
     return SentenceTransformerEmbedder(e.model_id, path, dtype=e.dtype, batch_size=e.batch_size)
 
 
-def open_index(settings: Settings, embedder: SentenceTransformerEmbedder) -> VectorIndex:
-    """Open (or create) the vector index and check it was built by the configured embedder."""
-    match settings.index.backend:
+def index_adapter(settings: Settings, backend: str, path: Path | None = None) -> VectorIndex:
+    """The index adapter for `backend`, not opened yet; `path` relocates it (qdrant: qdrant-client local mode)."""
+    match backend:
         case "edge":
-            index: VectorIndex = EdgeIndex(settings.store_dir)
+            return EdgeIndex(path or settings.store_dir)
         case "qdrant":
             from ingest.index.server import QdrantServerIndex
 
             i = settings.index
-            index = QdrantServerIndex(
-                i.collection, url=i.url, api_key_file=i.api_key_file, verify_tls=i.verify_tls,
-                shards=i.shards, replicas=i.replicas, timeout_s=i.timeout_s,
+            return QdrantServerIndex(
+                i.collection, url="" if path else i.url, path=path, api_key_file=i.api_key_file,
+                verify_tls=i.verify_tls, shards=i.shards, replicas=i.replicas, timeout_s=i.timeout_s,
             )
+    raise ValueError(f"unknown index backend {backend!r}")
+
+
+def open_index(settings: Settings, embedder: SentenceTransformerEmbedder) -> VectorIndex:
+    """Open (or create) the vector index and check it was built by the configured embedder."""
+    index = index_adapter(settings, settings.index.backend)
     index.ensure(IndexMeta(schema_version=SCHEMA_VERSION, embedding_model=embedder.model_id, embedding_dim=embedder.dim))
     return index
 

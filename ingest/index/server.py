@@ -216,6 +216,14 @@ class QdrantServerIndex:
         for page in self._pages(None, True, limit=batch):
             yield [_embedded(r.id, r.payload or {}, r.vector or {}) for r in page]
 
+    def fetch(self, chunk_ids: Sequence[str]) -> dict[str, EmbeddedChunk]:
+        """Chunks with their vectors, by id (missing ids are absent)."""
+        client = self._require()
+        records = self._call(
+            lambda: client.retrieve(self._collection, ids=list(chunk_ids), with_payload=True, with_vectors=True)
+        )
+        return {str(r.id): _embedded(r.id, r.payload or {}, r.vector or {}) for r in records}
+
     def counts(self) -> tuple[int, int]:
         """(documents, chunks)."""
         client = self._require()
