@@ -46,6 +46,10 @@ def _head(path: Path) -> bytes:
 def _check_pdf(path: Path, limits: ParseLimits) -> None:
     from pypdf import PdfReader
 
+    with open(path, "rb") as f:
+        f.seek(max(0, path.stat().st_size - 4096))
+        if b"%%EOF" not in f.read():
+            raise Corrupt("truncated PDF (no end-of-file marker)", hint="copy the file again from its origin")
     try:
         reader = PdfReader(str(path), strict=False)
         if reader.is_encrypted and not reader.decrypt(""):
