@@ -154,7 +154,7 @@ class Answerer:
             yield answer
             return
         text = text.replace(NOT_FOUND_MARKER, "").strip()
-        citations = cite(text, packed.passages)
+        citations = cite(text, packed.passages, packed.line_passage)
         body = re.sub(r"\s+([.,;:])", r"\1", _CITE.sub("", text)).strip()
         marks = "".join(f"[{c.n}]" for c in citations)
         tail = markers.flush().rstrip()
@@ -277,20 +277,21 @@ class MarkerFilter:
         return rest
 
 
-def cite(text: str, passages: Sequence[Hit]) -> list[Citation]:
-    """Citations for an answer, limited to the passages that were in its prompt.
+def cite(text: str, passages: Sequence[Hit], line_passage: Sequence[int] | None = None) -> list[Citation]:
+    """Citations for an answer, limited to the passages that were in its prompt, numbered 1..n by prompt order.
 
-    The model's own [n] markers come first, but each is checked: a cited passage must contain the
-    answer's facts (its numbers and content words). When a small model cites the wrong number, or none,
-    the passage from its prompt that best supports the answer is cited instead. A passage that was
-    not in the prompt can never be cited.
+    The model's own [k] markers (source lines, mapped to their passages) come first, but each is
+    checked: a cited passage must contain the answer's facts (its numbers and content words). When a
+    small model cites the wrong number, or none, the passage from its prompt that best supports the
+    answer is cited instead. A passage that was not in the prompt can never be cited.
     """
+    mapping = list(line_passage) if line_passage is not None else list(range(len(passages)))
     claimed: list[int] = []
     for match in _CITE.finditer(text):
         for number in match.group(1).split(","):
-            n = int(number)
-            if 1 <= n <= len(passages) and n not in claimed:
-                claimed.append(n)
+            k = int(number)
+            if 1 <= k <= len(mapping) and mapping[k - 1] + 1 not in claimed:
+                claimed.append(mapping[k - 1] + 1)
     support = {n: support_score(text, passages[n - 1].chunk.text) for n in range(1, len(passages) + 1)}
     best = max(support.values(), default=0.0)
     order = [n for n in claimed if support[n] >= SUPPORT_MIN and support[n] >= best - 1e-9]

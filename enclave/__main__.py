@@ -1,0 +1,5 @@
+"""`python -m enclave` runs the CLI."""
+
+from enclave.cli import main
+
+main()
