@@ -85,7 +85,21 @@ def serve(
     err.print(f"Enclave on http://{listen}:{port or settings.ui.port} (sign-in: {settings.ui.auth})")
     if env.get("ENCLAVE_CONFIG"):
         env["ENCLAVE_CONFIG"] = str(Path(env["ENCLAVE_CONFIG"]).resolve())
-    sys.exit(subprocess.call(command, env=env))
+    # Scheduled syncs run beside the page in their own process; both share the store in short sessions.
+    scheduler = None
+    if settings.ingest.schedule_enabled:
+        scheduler = subprocess.Popen([sys.executable, "-m", "enclave", "schedule"], env=env)
+        err.print(f"scheduled ingest running (pid {scheduler.pid})")
+    try:
+        code = subprocess.call(command, env=env)
+    finally:
+        if scheduler is not None:
+            scheduler.terminate()
+            try:
+                scheduler.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                scheduler.kill()
+    sys.exit(code)
 
 
 @user_app.command("add")

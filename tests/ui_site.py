@@ -8,7 +8,7 @@ from pathlib import Path
 from tests.corpus import write_docx, write_markdown, write_pdf
 
 PASSWORD = "correct horse battery staple"
-USERS = ("alice", "bob", "root", "audrey")
+USERS = ("alice", "bob", "carol", "root", "audrey")
 
 POLICY = """\
 version: 1
@@ -16,6 +16,7 @@ question_logging: full
 users:
   alice: {groups: [hr], roles: [user]}
   bob: {groups: [finance], roles: [user]}
+  carol: {groups: [hr], roles: [user]}
   root: {groups: [hr], roles: [user, admin]}
   audrey: {groups: [], roles: [auditor]}
 groups:

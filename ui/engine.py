@@ -28,8 +28,6 @@ class Engine:
     answerer: Any
     # llama.cpp runs one generation at a time; questions from several sessions queue here.
     generate_lock: threading.Lock = field(default_factory=threading.Lock)
-    # The index has one owner (this process); an ingest started here holds this while it writes.
-    ingest_lock: threading.Lock = field(default_factory=threading.Lock)
 
 
 @dataclass
@@ -68,11 +66,12 @@ def engine(cfg: Settings) -> Engine:
 
 @st.cache_resource(show_spinner="Loading the search index and models (first question after start, about 20 s)…")
 def _engine(settings_json: str) -> Engine:
-    from enclave.wiring import build_answerer, build_embedder, build_generator, open_index
+    from enclave.wiring import build_answerer, build_embedder, build_generator, shared_index
 
     cfg = Settings.model_validate_json(settings_json)
     embedder = build_embedder(cfg)
-    index = open_index(cfg, embedder)
+    # The store is opened per operation, so a scheduled sync in another process can write between questions.
+    index = shared_index(cfg, embedder)
     generator = build_generator(cfg)
     generator.warm_up()
     answerer = build_answerer(cfg, index, embedder, generator, audit=audit_log(cfg))

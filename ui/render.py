@@ -12,13 +12,39 @@ _IMAGE = re.compile(r"!\[([^\]\n]*)\]\s*(\([^)\n]*\)|\[[^\]\n]*\])")
 _LINK = re.compile(r"\[([^\]\n]+)\]\(\s*<?((?:[^()\s>]|\([^()\s]*\))*)>?(?:\s+\"[^\"]*\")?\s*\)")
 _CODE = re.compile(r"(```[\s\S]*?(?:```|$)|`[^`\n]+`)")
 
+# Addresses remark-gfm would turn into links even when escaped (it links them after parsing): shown as code.
+_BARE = re.compile(r"(?i)(?:\b[a-z][a-z0-9+.-]*://|\bwww\.)[^\s`<>]*|[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
+
 IMAGE_REMOVED = "(image removed)"
 
 
 def plain_text(text: str) -> str:
     """Markdown that shows `text` exactly as written: every special character is escaped."""
-    lines = [_PUNCT.sub(r"\\\1", line.rstrip()) for line in text.splitlines()]
+    lines = [_escaped(line.rstrip(), _PUNCT) for line in text.splitlines()]
     return "  \n".join(lines)
+
+
+def _escaped(text: str, pattern: re.Pattern[str]) -> str:
+    """Backslash-escape `pattern` characters; addresses become code spans, which are never linked."""
+    out = []
+    for i, part in enumerate(_split_bare(text)):
+        out.append(_code_span(part) if i % 2 else pattern.sub(r"\\\1", part))
+    return "".join(out)
+
+
+def _split_bare(text: str) -> list[str]:
+    """Alternating [text, address, text, address, ..., text]."""
+    parts: list[str] = []
+    last = 0
+    for m in _BARE.finditer(text):
+        parts.extend([text[last : m.start()], m.group(0)])
+        last = m.end()
+    parts.append(text[last:])
+    return parts
+
+
+def _code_span(text: str) -> str:
+    return f"`{text}`" if "`" not in text else _PUNCT.sub(r"\\\1", text)
 
 
 def safe_markdown(text: str) -> str:
@@ -49,12 +75,12 @@ def _inert(text: str) -> str:
         if piece in ("\x00", "\x01"):
             mode = "" if mode == piece else piece
             continue
-        if mode == "\x01":  # a link target: shown as text in parentheses, never a link
-            out.append("(" + _PUNCT.sub(r"\\\1", piece) + ")")
+        if mode == "\x01":  # a link target: shown as code in parentheses, never a link
+            out.append("(" + _code_span(piece) + ")")
         elif mode == "\x00":
             out.append(_PUNCT.sub(r"\\\1", piece))
         else:
-            out.append(_defang_bare(_ACTIVE.sub(r"\\\1", piece)))
+            out.append(_defang_bare(_escaped(piece, _ACTIVE)))
     return "".join(out)
 
 

@@ -6,6 +6,7 @@ from collections import Counter
 
 import streamlit as st
 
+from enclave.settings import Settings
 from ingest.manifest import Manifest
 from ui import auth, engine, jobs
 from ui.render import plain_text
@@ -49,26 +50,26 @@ def page() -> None:
         st.info("No files recorded yet: run an ingest.")
 
 
-def _ingest_panel(cfg: object, user: str) -> None:
+def _ingest_panel(cfg: Settings, user: str) -> None:
     sources = jobs.configured_sources(cfg)
-    schedule = jobs.schedule_text(cfg)
-    st.caption(f"Schedule: {plain_text(schedule)}")
     if not sources:
         st.info(
-            "No ingest sources are configured. Set them in the settings file, "
-            "or ingest a folder from the command line with `enclave ingest FOLDER`.",
+            "No ingest sources are configured (ingest.sources in enclave.toml). "
+            "Until then, ingest a folder from the command line: `enclave ingest FOLDER`.",
             icon=":material/settings:",
         )
     else:
-        st.caption("Sources: " + ", ".join(plain_text(str(s)) for s in sources))
+        st.caption("Sources and schedule" + ("" if cfg.ingest.schedule_enabled else " (scheduled runs are off)"))
+        st.dataframe(jobs.schedule_rows(cfg, sources), hide_index=True, width="stretch")
         job = jobs.ingest_job()
         if st.button("Start ingest now", type="primary", disabled=job.running, icon=":material/play_arrow:"):
-            engine.audit(cfg, "admin_action", user, action="ingest_start", sources=[str(s) for s in sources])
-            jobs.start_ingest(cfg, sources, started_by=user)
+            engine.audit(cfg, "admin_action", user, action="ingest_start", sources=[s.name for s in sources])
+            if not jobs.start_ingest(cfg, sources, started_by=user):
+                st.warning("An ingest started from this page is already running.")
         _progress()
     runs = jobs.last_runs(cfg)
+    st.caption("Last runs" if runs else "No ingest runs recorded yet.")
     if runs:
-        st.caption("Last runs")
         st.dataframe(runs, hide_index=True, width="stretch")
 
 
