@@ -15,6 +15,7 @@ from enclave.cli_audit import audit_app
 from enclave.cli_eval import eval_app
 from enclave.cli_index import index_app
 from enclave.cli_policy import policy_app
+from enclave.cli_ui import serve, user_app
 from enclave import cli_ingest
 from ingest.errors import IngestError
 from policies.errors import PolicyError
@@ -24,7 +25,9 @@ app = typer.Typer(add_completion=False, no_args_is_help=True, help="Enclave: cit
 app.add_typer(policy_app, name="policy")
 app.add_typer(audit_app, name="audit")
 app.add_typer(eval_app, name="eval")
+app.add_typer(user_app, name="user")
 app.add_typer(index_app, name="index")
+app.command()(serve)
 out = Console()
 err = Console(stderr=True)
 
