@@ -47,11 +47,13 @@ class QdrantServerIndex:
         replicas: int = 1,
         timeout_s: float = 30.0,
     ) -> None:
-        if bool(url) == bool(path):
+        if not url and not path:
             raise IndexUnavailable(
-                "the Qdrant index needs exactly one of a server URL or a local path",
-                hint="set index.url (e.g. https://qdrant:6333) for backend 'qdrant'",
+                "index.url is empty: backend 'qdrant' needs the address of your Qdrant server",
+                hint="set index.url, e.g. https://qdrant:6333 (there is no default)",
             )
+        if url and path:
+            raise IndexUnavailable("give the Qdrant index a server URL or a local path, not both", hint="drop one")
         if url and not url.startswith(("http://", "https://")):
             raise IndexUnavailable(f"index.url {url!r} is not an http(s) URL", hint="e.g. https://qdrant:6333")
         self._collection = collection
