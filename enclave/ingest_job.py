@@ -121,7 +121,8 @@ def start_scheduler(
 def _parse_limits(settings: Settings) -> Any:
     from ingest.precheck import ParseLimits
 
-    return ParseLimits(max_pages=settings.ingest.max_pages, max_unpacked_bytes=settings.ingest.max_unpacked_mb << 20)
+    i = settings.ingest
+    return ParseLimits(max_pages=i.max_pages, max_unpacked_bytes=i.max_unpacked_mb << 20, text_encoding=i.text_encoding)
 
 
 def _audit(settings: Settings, actor: str, trigger: str, run_id: int, report: IngestReport, error: str | None) -> None:

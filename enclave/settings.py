@@ -52,6 +52,17 @@ class SourceSettings(BaseModel):
     schedule: str = ""  # cron, e.g. "0 * * * *"; empty: only on demand
 
 
+class SourceSettings(BaseModel):
+    """A folder or mounted share that scheduled syncs keep in step with the index."""
+
+    name: str  # stable: it prefixes every document id from this source
+    path: str
+    include: list[str] = Field(default_factory=lambda: ["**"])
+    exclude: list[str] = Field(default_factory=list)
+    max_file_mb: int = 0  # 0: ingest.max_file_mb
+    schedule: str = ""  # cron, e.g. "0 * * * *"; empty: only on demand
+
+
 class IngestSettings(BaseModel):
     """Limits that protect the ingest job from hostile or oversized files."""
 
@@ -60,6 +71,8 @@ class IngestSettings(BaseModel):
     parse_memory_mb: int = 4096
     max_pages: int = 5000
     max_unpacked_mb: int = 1024
+    # Plain text that is not UTF-8 is refused (reason `encoding`) unless this names the share's encoding.
+    text_encoding: str = ""
     # Documents embedded before their chunks are written in one short store session.
     write_batch_files: int = 16
     # How long a store session waits for another process (the server, a query) to release the store.

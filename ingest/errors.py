@@ -108,3 +108,9 @@ class AlreadyRunning(IngestError):
     """Another sync holds the ingest lock."""
 
     code = "already_running"
+
+
+class NotUtf8(ParseFailed):
+    """A plain-text file that is not UTF-8, and no legacy encoding is configured."""
+
+    code = "encoding"

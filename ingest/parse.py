@@ -15,7 +15,7 @@ from ingest.errors import (
     UnsupportedFormat,
 )
 from ingest.offline import enforce_offline_env
-from ingest.precheck import ParseLimits, precheck
+from ingest.precheck import PLAIN_TEXT, ParseLimits, is_utf8, precheck
 
 # Extensions handed to unstructured. Anything else is reported as unsupported.
 SUPPORTED_EXTENSIONS = frozenset(
@@ -73,12 +73,14 @@ def parse_file(path: Path, limits: ParseLimits | None = None) -> ParsedDocument:
     ocr = tesseract_available()
     if suffix in IMAGES and not ocr:
         raise NeedsOcr("an image needs OCR and tesseract is not installed", hint="apt-get install tesseract-ocr")
-    precheck(path, limits or ParseLimits())
-    raw = _partition(path, "ocr_only" if suffix in IMAGES else "fast")
+    limits = limits or ParseLimits()
+    precheck(path, limits)
+    legacy = limits.text_encoding if suffix in PLAIN_TEXT and not is_utf8(path) else None
+    raw = _partition(path, "ocr_only" if suffix in IMAGES else "fast", legacy)
     if suffix == ".pdf" and not _has_text(raw):
         if not ocr:
             raise NeedsOcr("no text layer (a scan?) and tesseract is not installed", hint="apt-get install tesseract-ocr")
-        raw = _partition(path, "ocr_only")
+        raw = _partition(path, "ocr_only", None)
     elements: list[Element] = []
     section: str | None = None
     pages: set[int] = set()
@@ -113,14 +115,15 @@ def _has_text(raw: list) -> bool:
     return any((getattr(el, "text", "") or "").strip() for el in raw)
 
 
-def _partition(path: Path, strategy: str) -> list:
+def _partition(path: Path, strategy: str, encoding: str | None = None) -> list:
     enforce_offline_env()
     _quiet_parser_logs()
     use_bundled_spacy_model()
     from unstructured.partition.auto import partition
 
     try:
-        return partition(filename=str(path), strategy=strategy, process_attachments=False)
+        extra = {"encoding": encoding} if encoding else {}
+        return partition(filename=str(path), strategy=strategy, process_attachments=False, **extra)
     except MemoryError:
         raise  # the worker turns this into the `memory` reason
     except RecursionError as exc:  # cyclic structures (page trees, xrefs)

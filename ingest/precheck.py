@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import codecs
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from ingest.errors import Corrupt, DecompressionBomb, Encrypted, TooManyPages
+from ingest.errors import Corrupt, DecompressionBomb, Encrypted, NotUtf8, TooManyPages
 
 ZIP_CONTAINERS = frozenset({".docx", ".pptx", ".xlsx", ".odt", ".epub"})
 MARKUP = frozenset({".xml", ".html", ".htm", ".xhtml"})
@@ -22,6 +23,8 @@ class ParseLimits:
     max_pages: int = 5000
     max_unpacked_bytes: int = 1 << 30  # sum of a zip container's declared part sizes
     max_ratio: int = 200  # declared size / compressed size of one part
+    # Plain text that is not UTF-8 is refused unless the site names its legacy encoding (e.g. cp1252).
+    text_encoding: str = ""
 
 
 def precheck(path: Path, limits: ParseLimits) -> None:
@@ -36,6 +39,31 @@ def precheck(path: Path, limits: ParseLimits) -> None:
             raise Corrupt("XML entity declarations (the billion-laughs pattern)", hint="remove the DTD from the file")
     elif suffix in PLAIN_TEXT:
         _check_text(path)
+        if not limits.text_encoding and not is_utf8(path):
+            raise NotUtf8(
+                "plain text that is not UTF-8 (its encoding cannot be told reliably)",
+                hint="convert it to UTF-8, or set ingest.text_encoding to the share's legacy encoding (e.g. cp1252)",
+            )
+
+
+def is_utf8(path: Path) -> bool:
+    """Whether the whole file decodes as UTF-8 (a UTF-16 BOM counts as declared, so yes)."""
+    decoder = codecs.getincrementaldecoder("utf-8")()
+    with open(path, "rb") as f:
+        first = True
+        for block in iter(lambda: f.read(1 << 20), b""):
+            if first and block.startswith(_BOMS[1:]):
+                return True
+            first = False
+            try:
+                decoder.decode(block)
+            except UnicodeDecodeError:
+                return False
+    try:
+        decoder.decode(b"", final=True)
+    except UnicodeDecodeError:
+        return False
+    return True
 
 
 def _head(path: Path) -> bytes:

@@ -146,6 +146,7 @@ def child_main(conn: Any, memory_bytes: int, temp_dir: str, limits: ParseLimits)
     import unstructured.partition.auto  # noqa: F401  (the expensive import, once)
 
     use_bundled_spacy_model()
+    _warm_up(Path(temp_dir), limits)
     conn.send(("ready", os.getpid()))
     while True:
         try:
@@ -165,6 +166,16 @@ def child_main(conn: Any, memory_bytes: int, temp_dir: str, limits: ParseLimits)
             conn.send(("err", "corrupt", f"{type(exc).__name__}: {str(exc)[:300]}", "check the file opens in its own application"))
         finally:
             _empty(Path(temp_dir))
+
+
+def _warm_up(temp_dir: Path, limits: ParseLimits) -> None:
+    """Parse a tiny text and markdown file, so lazy imports do not count against a real file's time limit."""
+    from ingest.parse import parse_file
+
+    for name, text in (("warm-up.txt", "Warm up.\n\nA second paragraph."), ("warm-up.md", "# Warm up\n\nText.")):
+        (temp_dir / name).write_text(text)
+        parse_file(temp_dir / name, limits)
+    _empty(temp_dir)
 
 
 def _empty(folder: Path) -> None:
