@@ -52,17 +52,6 @@ class SourceSettings(BaseModel):
     schedule: str = ""  # cron, e.g. "0 * * * *"; empty: only on demand
 
 
-class SourceSettings(BaseModel):
-    """A folder or mounted share that scheduled syncs keep in step with the index."""
-
-    name: str  # stable: it prefixes every document id from this source
-    path: str
-    include: list[str] = Field(default_factory=lambda: ["**"])
-    exclude: list[str] = Field(default_factory=list)
-    max_file_mb: int = 0  # 0: ingest.max_file_mb
-    schedule: str = ""  # cron, e.g. "0 * * * *"; empty: only on demand
-
-
 class IngestSettings(BaseModel):
     """Limits that protect the ingest job from hostile or oversized files."""
 
