@@ -30,14 +30,25 @@ def principal_for(policy: Policy, user: str | None) -> Principal:
     return Principal(user=entry.name, groups=frozenset(entry.groups), roles=frozenset(entry.roles))
 
 
-def readable_labels(policy: Policy, principal: Principal | None) -> frozenset[str]:
-    """Every label the principal may read through a known group; empty when none."""
+def effective_groups(policy: Policy, principal: Principal | None) -> frozenset[str]:
+    """The principal's groups that the current policy still gives its user and still defines.
+
+    A principal is issued at sign-in; decisions use today's policy, so a revoked membership or a
+    removed user takes effect on the next question, and a principal never holds more than that.
+    """
     if principal is None:
         return frozenset()
+    entry = policy.users.get(principal.user)
+    if entry is None:
+        return frozenset()
+    return frozenset(g for g in principal.groups if g in entry.groups and g in policy.groups)
+
+
+def readable_labels(policy: Policy, principal: Principal | None) -> frozenset[str]:
+    """Every label the principal may read through a group it still holds; empty when none."""
     labels: set[str] = set()
-    for group in principal.groups:
-        if group in policy.groups:
-            labels.update(policy.grants.get(group, frozenset()))
+    for group in effective_groups(policy, principal):
+        labels.update(policy.grants.get(group, frozenset()))
     return frozenset(labels)
 
 
@@ -51,7 +62,7 @@ def may_read(policy: Policy, principal: Principal | None, labels: tuple[str, ...
     missing = sorted(set(labels) - allowed)
     if missing:
         return Decision(False, f"{principal.user} has no grant for label(s) {', '.join(missing)}")
-    groups = sorted(g for g in principal.groups if policy.grants.get(g, frozenset()) & set(labels))
+    groups = sorted(g for g in effective_groups(policy, principal) if policy.grants.get(g, frozenset()) & set(labels))
     return Decision(True, f"{principal.user} may read {', '.join(labels)} through group(s) {', '.join(groups)}")
 
 

@@ -30,7 +30,9 @@ def policies(draw: st.DrawFn) -> Policy:
     """Arbitrary small policies (groups, grants, users) with arbitrary label names."""
     groups = draw(st.frozensets(names, max_size=5))
     grants = {g: draw(label_sets) for g in groups}
-    users = {u: UserEntry(u, tuple(draw(st.frozensets(names, max_size=4)))) for u in draw(st.frozensets(names, max_size=4))}
+    pool = st.sampled_from(sorted(groups)) | names if groups else names  # known and unknown groups
+    members = st.frozensets(pool, max_size=4)
+    users = {u: UserEntry(u, tuple(sorted(draw(members)))) for u in draw(st.frozensets(names, min_size=1, max_size=4))}
     return Policy(version="p", users=users, groups=groups, grants=grants)
 
 
@@ -63,15 +65,40 @@ def test_a_document_without_labels_is_readable_by_nobody(policy: Policy, groups:
     assert not decision.allowed and "no label" in decision.reason
 
 
-@given(policies(), st.frozensets(names, max_size=4), st.lists(names, min_size=1, max_size=4))
+@given(policies(), st.data(), st.lists(names, min_size=1, max_size=4))
 def test_a_document_is_readable_only_when_every_label_is_granted(
-    policy: Policy, groups: frozenset[str], labels: list[str]
+    policy: Policy, data: st.DataObject, labels: list[str]
 ) -> None:
-    principal = Principal(user="u", groups=groups)
+    principal = principal_for(policy, data.draw(st.sampled_from(sorted(policy.users))))
     allowed = readable_labels(policy, principal)
+    expected = frozenset().union(*(policy.grants.get(g, frozenset()) for g in principal.groups if g in policy.groups))
+    assert allowed == expected
     decision = may_read(policy, principal, tuple(labels))
     assert decision.allowed == set(labels).issubset(allowed)
     assert decision.reason
+
+
+@given(policies(), st.data(), st.frozensets(names, max_size=4))
+def test_a_principal_never_holds_more_than_the_current_policy_gives_its_user(
+    policy: Policy, data: st.DataObject, claimed: frozenset[str]
+) -> None:
+    """A stale or forged principal (extra groups, or a user since removed) gains nothing from them."""
+    user = data.draw(st.sampled_from(sorted(policy.users)))
+    inflated = Principal(user=user, groups=claimed | frozenset(policy.groups))
+    honest = principal_for(policy, user)
+    assert readable_labels(policy, inflated) <= readable_labels(policy, honest)
+    removed = Policy(version="p2", users={}, groups=policy.groups, grants=policy.grants)
+    assert readable_labels(removed, honest) == frozenset()
+
+
+def test_removing_a_membership_revokes_it_for_an_already_issued_principal() -> None:
+    before = Policy(version="1", users={"alice": UserEntry("alice", ("hr",))}, groups=frozenset({"hr"}),
+                    grants={"hr": frozenset({"hr-docs"})})
+    principal = principal_for(before, "alice")
+    after = Policy(version="2", users={"alice": UserEntry("alice", ())}, groups=before.groups, grants=before.grants)
+    assert readable_labels(before, principal) == {"hr-docs"}
+    assert readable_labels(after, principal) == frozenset()
+    assert not may_read(after, principal, ("hr-docs",)).allowed
 
 
 @given(label_sets)
