@@ -1,0 +1,110 @@
+"""Issue 2 ingest guarantees through the real CLI: per-file errors, no-op re-ingest, replacement, trust checks."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+from tests import corpus
+
+
+def enclave(*args: str, env: dict[str, str] | None = None, timeout: int = 600) -> subprocess.CompletedProcess[str]:
+    """Run the real `enclave` command with the test's environment."""
+    return subprocess.run(
+        [sys.executable, "-m", "enclave", *args],
+        capture_output=True, text=True, timeout=timeout, check=False, env={**os.environ, **(env or {})},
+    )
+
+
+def ingest_json(folder: Path) -> dict:
+    """`enclave ingest FOLDER --json`, parsed."""
+    result = enclave("ingest", str(folder), "--json")
+    assert result.returncode == 0, result.stderr
+    return json.loads(result.stdout)
+
+
+def status_json() -> dict:
+    """`enclave status --json`, parsed."""
+    result = enclave("status", "--json")
+    assert result.returncode == 0, result.stderr
+    return json.loads(result.stdout)
+
+
+def test_bad_files_are_reported_and_the_rest_ingested(home: Path, tmp_path: Path) -> None:
+    """A corrupt, an empty and an unsupported file each get one error line; good files go in."""
+    docs = tmp_path / "docs"
+    corpus.write_markdown(docs / "guide.md", "Guide", ["The server room code is changed every quarter."])
+    corpus.write_docx(docs / "memo.docx", "Memo", ["The board meets on the first Tuesday of each month."])
+    (docs / "broken.pdf").write_bytes(b"%PDF-1.7\n" + os.urandom(300))
+    (docs / "empty.txt").write_bytes(b"")
+    (docs / "tool.exe").write_bytes(b"MZ\x90\x00" + os.urandom(64))
+    report = ingest_json(docs)
+    assert sorted(report["ingested"]) == ["docs/guide.md", "docs/memo.docx"]
+    failures = {f["source"]: f for f in report["failed"]}
+    assert set(failures) == {"docs/broken.pdf", "docs/empty.txt", "docs/tool.exe"}
+    assert all(f["message"] and f["code"] for f in failures.values())
+
+    human = enclave("ingest", str(docs))  # a rerun: failures stay listed for the operator
+    assert human.returncode == 0, human.stderr
+    status = status_json()
+    assert status["documents"] == 2 and status["failed_files"] == 3
+
+
+def test_unchanged_reingest_embeds_nothing_and_change_replaces_chunks(home: Path, tmp_path: Path) -> None:
+    """Re-ingesting unchanged files computes zero embeddings; a changed file's old chunks leave the index."""
+    docs = tmp_path / "docs"
+    long_text = [f"Section {i}: the procedure for case {i} requires form F-{i} to be filed." for i in range(60)]
+    corpus.write_markdown(docs / "procedures.md", "Procedures", long_text)
+    corpus.write_markdown(docs / "other.md", "Other", ["Visitors sign in at reception."])
+    first = ingest_json(docs)
+    assert first["embeddings"] == first["chunks_written"] > 2
+
+    again = ingest_json(docs)
+    assert again["embeddings"] == 0 and again["chunks_written"] == 0 and again["chunks_deleted"] == 0
+    assert again["unchanged"] == 2
+
+    corpus.write_markdown(docs / "procedures.md", "Procedures", long_text[:10])
+    changed = ingest_json(docs)
+    assert changed["changed"] == ["docs/procedures.md"]
+    status = status_json()
+    other_chunks = 1
+    assert status["chunks"] == changed["chunks_written"] + other_chunks  # no duplicates, no stale chunks
+    assert status["documents"] == 2
+
+
+def test_model_with_wrong_sha256_is_refused(home: Path, tmp_path: Path, assembled_model: Path) -> None:
+    """A GGUF whose bytes do not match the configured sha256 is never loaded."""
+    docs = tmp_path / "docs"
+    corpus.write_markdown(docs / "a.md", "A", ["The archive is kept for ten years."])
+    ingest_json(docs)
+    tampered = tmp_path / "tampered.gguf"
+    shutil.copyfile(assembled_model, tampered)
+    with open(tampered, "r+b") as f:
+        f.seek(1_000_000)
+        byte = f.read(1)
+        f.seek(1_000_000)
+        f.write(bytes([byte[0] ^ 0xFF]))
+    from enclave.settings import DEFAULT_MODEL_SHA256
+
+    result = enclave(
+        "ask", "How long is the archive kept?",
+        env={"ENCLAVE_GENERATOR__MODEL_PATH": str(tampered), "ENCLAVE_GENERATOR__MODEL_SHA256": DEFAULT_MODEL_SHA256},
+    )
+    assert result.returncode == 1
+    assert "refusing to load" in result.stderr and DEFAULT_MODEL_SHA256 in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_index_built_by_another_embedder_is_a_clear_error(home: Path, tmp_path: Path) -> None:
+    """Changing the embedding model under an existing index stops with a message, not nonsense results."""
+    docs = tmp_path / "docs"
+    corpus.write_markdown(docs / "a.md", "A", ["The archive is kept for ten years."])
+    ingest_json(docs)
+    result = enclave("status", env={"ENCLAVE_EMBEDDING__MODEL_ID": "intfloat/e5-small-v2"})
+    assert result.returncode == 1
+    assert "all-MiniLM-L6-v2" in result.stderr and "e5-small-v2" in result.stderr
+    assert "Traceback" not in result.stderr
