@@ -4,7 +4,7 @@ Vectors are random (unit-normalised 384-d dense, 12-term BM25-like sparse), so t
 cost of the label filter inside the query, not recall. No HNSW build (`optimize()`) is run: the
 shard searches its plain segments, as a freshly ingested embedded install does.
 
-    .venv/bin/python bench/bench_policy_filter.py [--sizes 20000 100000] [--queries 200]
+    .venv/bin/python bench/bench_policy_filter.py [--sizes 20000 100000] [--queries 100]
 """
 
 from __future__ import annotations
@@ -30,10 +30,15 @@ USER_LABELS = frozenset(LABELS[:3])  # a typical user: 3 of 12 labels (~25-30% o
 VOCAB = 30_000
 
 
+def _vectors(rng: random.Random, n: int) -> list[list[float]]:
+    import numpy as np
+
+    v = np.random.default_rng(rng.getrandbits(32)).standard_normal((n, DIM)).astype("float32")
+    return (v / np.linalg.norm(v, axis=1, keepdims=True)).tolist()
+
+
 def _vector(rng: random.Random) -> list[float]:
-    v = [rng.gauss(0.0, 1.0) for _ in range(DIM)]
-    norm = sum(x * x for x in v) ** 0.5
-    return [x / norm for x in v]
+    return _vectors(rng, 1)[0]
 
 
 def _sparse(rng: random.Random) -> SparseVec:
@@ -47,6 +52,7 @@ def build(path: Path, n: int, rng: random.Random) -> tuple[EdgeIndex, float]:
     index.ensure(IndexMeta(schema_version=SCHEMA_VERSION, embedding_model="random", embedding_dim=DIM))
     started = time.perf_counter()
     batch: list[EmbeddedChunk] = []
+    vectors = _vectors(rng, n)
     for i in range(n):
         labels = [rng.choice(LABELS)] + ([rng.choice(LABELS)] if rng.random() < 0.1 else [])
         chunk = Chunk(
@@ -54,7 +60,7 @@ def build(path: Path, n: int, rng: random.Random) -> tuple[EdgeIndex, float]:
             doc_sha256="0" * 64, chunk_no=i % 8, text=f"chunk {i}", page=None, section=None, element_types=(),
             labels=tuple(sorted(set(labels))),
         )
-        batch.append(EmbeddedChunk(chunk=chunk, dense=_vector(rng), sparse=_sparse(rng)))
+        batch.append(EmbeddedChunk(chunk=chunk, dense=vectors[i], sparse=_sparse(rng)))
         if len(batch) == 2048:
             index.upsert(batch)
             batch = []
@@ -92,7 +98,7 @@ def main() -> None:
     """Run the benchmark and print one JSON object."""
     parser = argparse.ArgumentParser()
     parser.add_argument("--sizes", type=int, nargs="+", default=[20_000, 100_000])
-    parser.add_argument("--queries", type=int, default=200)
+    parser.add_argument("--queries", type=int, default=100)
     args = parser.parse_args()
     rng = random.Random(42)
     results = {}
