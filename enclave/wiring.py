@@ -215,7 +215,15 @@ def shared_index(settings: Settings, embedder: SentenceTransformerEmbedder) -> V
 
     if settings.index.backend != "edge":
         return open_index(settings, embedder)
-    return SessionIndex(lambda: open_index(settings, embedder), lock_timeout_s=settings.ingest.lock_timeout_s)
+    meta = IndexMeta(schema_version=SCHEMA_VERSION, embedding_model=embedder.model_id, embedding_dim=embedder.dim)
+    wait = settings.ingest.lock_timeout_s
+
+    def opener() -> EdgeIndex:
+        index = EdgeIndex(settings.store_dir, lock_wait_s=wait)
+        index.ensure(meta)
+        return index
+
+    return SessionIndex(opener, lock_timeout_s=wait)
 
 
 @contextmanager

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
@@ -22,28 +23,43 @@ from ingest.schema import (
 
 META_FILE = "enclave-meta.json"
 SHARD_DIR = "shard"
+STORE_LOCK = "store.lock"
+STORE_TURNSTILE = "store.turnstile"
 _WRITE_BATCH = 256
 
 
 class EdgeIndex:
     """A VectorIndex on one Qdrant Edge shard under `path`, with a metadata file beside it."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, lock_wait_s: float = 0.0) -> None:
         self._path = Path(path)
+        self._lock_wait_s = lock_wait_s  # how long ensure() waits for another process to let go
         self._shard: Any = None
+        self._lock_fd: int | None = None
 
     # -- lifecycle --
     def ensure(self, meta: IndexMeta) -> None:
         """Create the shard with `meta`, or open it and check the embedder and schema match."""
-        import qdrant_edge as q
-
         meta_path = self._path / META_FILE
         if meta_path.exists():
-            stored = json.loads(meta_path.read_text())
-            _check_meta(stored, meta)
+            _check_meta(json.loads(meta_path.read_text()), meta)
+        # Edge takes its own lock only when it reaches the WAL, after loading (and possibly
+        # repairing) segment files: a second process's attempt could damage the holder's files.
+        # Every Enclave process takes this lock first, so a second one never touches the shard.
+        self._path.mkdir(parents=True, exist_ok=True)
+        self._lock_fd = _store_lock(self._path, self._lock_wait_s)
+        try:
+            self._ensure(meta, meta_path)
+        except BaseException:
+            self._release_lock()
+            raise
+
+    def _ensure(self, meta: IndexMeta, meta_path: Path) -> None:
+        import qdrant_edge as q
+
+        if meta_path.exists():
             self._shard = _open(lambda: q.EdgeShard.load(str(self._path / SHARD_DIR)), self._path)
             return
-        self._path.mkdir(parents=True, exist_ok=True)
         config = q.EdgeConfig(
             vectors={DENSE_VECTOR: q.EdgeVectorParams(size=meta.embedding_dim, distance=q.Distance.Cosine)},
             sparse_vectors={SPARSE_VECTOR: q.EdgeSparseVectorParams(modifier=q.Modifier.Idf)},
@@ -70,6 +86,12 @@ class EdgeIndex:
             self._shard.flush()
             self._shard.close()
             self._shard = None
+        self._release_lock()
+
+    def _release_lock(self) -> None:
+        fd, self._lock_fd = self._lock_fd, None
+        if fd is not None:
+            os.close(fd)  # closing the descriptor drops the flock
 
     # -- writes --
     def upsert(self, chunks: Sequence[EmbeddedChunk]) -> None:
@@ -213,11 +235,44 @@ def label_filter_for(allowed_labels: frozenset[str]) -> Any:
     )
 
 
+def _store_lock(path: Path, wait_s: float) -> int:
+    """An exclusive flock on `path/store.lock`, waiting up to `wait_s`, else IndexLocked.
+
+    A waiter first takes `path/store.turnstile` and holds it while it waits, so a process that
+    opens and closes the store in a tight loop (a busy server) cannot starve a waiting writer.
+    """
+    import fcntl
+    import time
+
+    deadline = time.monotonic() + wait_s
+    turnstile = os.open(path / STORE_TURNSTILE, os.O_RDWR | os.O_CREAT, 0o600)
+    store = os.open(path / STORE_LOCK, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        for fd in (turnstile, store):
+            while True:
+                try:
+                    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                    break
+                except BlockingIOError:
+                    if time.monotonic() >= deadline:
+                        raise IndexLocked(
+                            f"the index at {path} is open in another Enclave process",
+                            hint="stop the other process (or wait for the running ingest to finish) and retry",
+                        ) from None
+                    time.sleep(0.01)
+    except BaseException:
+        os.close(store)
+        raise
+    finally:
+        os.close(turnstile)
+    return store
+
+
 def _open(opener: Any, path: Path) -> Any:
     try:
         return opener()
     except Exception as exc:  # the binding raises a plain exception for a held lock
-        if "lock" in str(exc).lower():
+        if "lock" in str(exc).lower() or "wouldblock" in str(exc).lower():
             raise IndexLocked(
                 f"the index at {path} is open in another Enclave process",
                 hint="stop the other process (or wait for the running ingest to finish) and retry",
