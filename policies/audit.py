@@ -255,9 +255,7 @@ class AuditLog:
         """Check every record's hash, sequence, chain link and HMAC, then the checkpoint."""
         started = time.perf_counter()
         try:
-            data = self.path.read_bytes()
-        except FileNotFoundError:
-            data = b""
+            data, head = self._snapshot()
         except OSError as exc:
             return VerifyResult(False, 0, 1, f"cannot read {self.path}: {exc.strerror or exc}")
         lines = data.split(b"\n")
@@ -270,7 +268,6 @@ class AuditLog:
                 return self._result(False, n - 1, n, str(value), started)
             prev = value  # type: ignore[assignment]
         count = len(complete)
-        head = self._read_head()
         if fragment:
             reason = f"torn tail: the last line is incomplete (an append was interrupted); records 1..{count} verify"
             return self._result(False, count, count + 1, reason, started, torn=True, head=head)
@@ -287,6 +284,16 @@ class AuditLog:
         if complete and seq > 0 and _hash_of(complete[seq - 1]) != digest:
             return self._result(False, seq - 1, seq, "record does not match the checkpoint", started, head=head)
         return self._result(True, count, None, "", started, head=head)
+
+    def _snapshot(self) -> tuple[bytes, tuple[int, str] | str | None]:
+        """The log's bytes and its checkpoint, read under a shared lock so no append lands in between."""
+        try:
+            f = open(self.path, "rb")
+        except FileNotFoundError:
+            return b"", self._read_head()
+        with f:
+            fcntl.flock(f.fileno(), fcntl.LOCK_SH)
+            return f.read(), self._read_head()
 
     def _read_head(self) -> tuple[int, str] | str | None:
         try:

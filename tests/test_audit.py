@@ -248,3 +248,17 @@ def test_questions_are_kept_in_full_or_as_a_keyed_hash(tmp_path: Path) -> None:
     assert hashed["details"]["question_hmac"] == log.keyed_hash(question)
     other = AuditLog(tmp_path / "other.jsonl", bytes.fromhex("33" * 32))
     assert other.keyed_hash(question) != log.keyed_hash(question)  # not a plain hash anyone can recompute
+
+
+def test_verifying_while_another_process_appends_never_reports_a_false_alarm(tmp_path: Path) -> None:
+    path = tmp_path / "audit.jsonl"
+    child = subprocess.Popen([sys.executable, "-c", _APPENDER, str(path), KEY.hex(), "5"])
+    try:
+        while not path.exists() or path.read_bytes().count(b"\n") < 5:
+            time.sleep(0.02)
+        results = [AuditLog(path, KEY).verify() for _ in range(40)]
+    finally:
+        os.kill(child.pid, signal.SIGKILL)
+        child.wait()
+    assert all(r.ok for r in results), [r.reason for r in results if not r.ok][:1]
+    assert results[-1].records > results[0].records  # the writer really was appending meanwhile
