@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import secrets
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -86,20 +87,30 @@ def serve(
     if env.get("ENCLAVE_CONFIG"):
         env["ENCLAVE_CONFIG"] = str(Path(env["ENCLAVE_CONFIG"]).resolve())
     # Scheduled syncs run beside the page in their own process; both share the store in short sessions.
-    scheduler = None
-    if settings.ingest.schedule_enabled:
-        scheduler = subprocess.Popen([sys.executable, "-m", "enclave", "schedule"], env=env)
-        err.print(f"scheduled ingest running (pid {scheduler.pid})")
+    children: list[subprocess.Popen[bytes]] = []
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # stop the children on the way out
     try:
-        code = subprocess.call(command, env=env)
+        if settings.ingest.schedule_enabled:
+            children.append(subprocess.Popen([sys.executable, "-m", "enclave", "schedule"], env=env))
+            err.print(f"scheduled ingest running (pid {children[-1].pid})")
+        children.append(subprocess.Popen(command, env=env))
+        code = children[-1].wait()
     finally:
-        if scheduler is not None:
-            scheduler.terminate()
-            try:
-                scheduler.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                scheduler.kill()
+        for child in reversed(children):
+            _stop(child)
     sys.exit(code)
+
+
+def _stop(child: subprocess.Popen[bytes], grace_s: float = 10.0) -> None:
+    """Terminate a child process, killing it when it does not exit within the grace period."""
+    if child.poll() is not None:
+        return
+    child.terminate()
+    try:
+        child.wait(timeout=grace_s)
+    except subprocess.TimeoutExpired:
+        child.kill()
+        child.wait()
 
 
 @user_app.command("add")

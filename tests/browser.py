@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -21,28 +23,37 @@ CHROME_FLAGS = (
     "--disable-background-networking", "--disable-component-update", "--disable-sync",
     "--disable-dev-shm-usage", "--window-size=1280,1000",
 )
-# The page's chat as it stands: answers so far, the last answer's text (without progress captions and
-# source lists) and whether it is finished (sources shown, or the not-in-your-documents note). Elements
-# Streamlit marks stale during a rerun are ignored, so an old answer is never taken for the new one.
-CHAT_STATE_JS = """
-const live = [...document.querySelectorAll('[data-testid="stChatMessage"]')]
-  .filter(m => !m.closest('[data-stale="true"]') && !m.querySelector('[data-stale="true"]'));
-const answers = live.filter(m => m.querySelector('[data-testid="stChatMessageAvatarAssistant"]'));
-const last = live.length ? live[live.length - 1] : null;
+# The answer to question number `n` (0-based) is chat message 2n+1. A message at that position did not
+# exist before the question was asked, so Streamlit's stale leftovers from the previous run cannot be
+# mistaken for it. Its text excludes progress captions, spinners, alerts and source lists; it is
+# finished once the sources (or the not-in-your-documents note) are shown.
+ANSWER_STATE_JS = """
+const n = arguments[0];
+const msgs = document.querySelectorAll('[data-testid="stChatMessage"]');
+const msg = msgs.length > 2 * n + 1 ? msgs[2 * n + 1] : null;
+if (!msg || !msg.querySelector('[data-testid="stChatMessageAvatarAssistant"]')) return {text: '', finished: false};
 let text = '';
-let finished = false;
-if (last && answers.length && last === answers[answers.length - 1]) {
-  for (const md of last.querySelectorAll('[data-testid="stMarkdownContainer"]')) {
-    if (md.closest('[data-testid="stCaptionContainer"]') || md.closest('[data-testid="stExpander"]')) continue;
-    if (md.closest('[data-testid="stAlert"]')) { finished = true; continue; }
-    text += md.innerText;
-  }
-  finished = finished || !!last.querySelector('[data-testid="stExpander"]');
+let finished = !!msg.querySelector('[data-testid="stExpander"]');
+for (const md of msg.querySelectorAll('[data-testid="stMarkdownContainer"]')) {
+  if (md.closest('[data-stale="true"]')) continue;
+  if (md.closest('[data-testid="stAlert"]')) { finished = true; continue; }
+  if (md.closest('[data-testid="stCaptionContainer"], [data-testid="stExpander"], [data-testid="stSpinner"]')) continue;
+  text += md.innerText;
 }
-const running = document.querySelectorAll('[data-stale="true"]').length > 0;
-return {answers: answers.length, text: text.replace('\u258c', '').trim(), finished: finished && !running};
+return {text: text.replace('\\u258c', '').trim(), finished: finished};
 """
-LAST_ANSWER_JS = "return (function(){" + CHAT_STATE_JS + "})().text;"
+QUESTIONS_JS = """
+return [...document.querySelectorAll('[data-testid="stChatMessage"]')]
+  .filter(m => m.querySelector('[data-testid="stChatMessageAvatarUser"]')).length;
+"""
+
+
+def last_answer(driver: Any) -> str:
+    """The visible text of the latest answer."""
+    n = driver.execute_script(QUESTIONS_JS) - 1
+    return str(driver.execute_script(ANSWER_STATE_JS, n)["text"])
+
+
 
 
 def browser_available() -> bool:
@@ -64,17 +75,21 @@ def serving(home: Path, port: int, log: Path) -> Iterator[subprocess.Popen[bytes
     env.pop("ENCLAVE_CONFIG", None)
     enclave = shutil.which("enclave", path=str(Path(sys.executable).parent)) or "enclave"
     with open(log, "wb") as out:
-        proc = subprocess.Popen([enclave, "serve", "--port", str(port)], env=env, stdout=out, stderr=subprocess.STDOUT)
+        proc = subprocess.Popen(
+            [enclave, "serve", "--port", str(port)], env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
+        )
         try:
             wait_healthy(port, proc)
             yield proc
         finally:
-            proc.terminate()
+            proc.terminate()  # serve stops its children itself; the group kill is the safety net
             try:
-                proc.wait(timeout=20)
+                proc.wait(timeout=30)
             except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
+                pass
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
 
 
 def wait_healthy(port: int, proc: subprocess.Popen[bytes], timeout: float = 120) -> None:
@@ -141,19 +156,18 @@ def ask(driver: Any, question: str, timeout: float = 300) -> dict[str, float]:
     from selenium.webdriver.common.by import By
     from selenium.webdriver.common.keys import Keys
 
-    expected = driver.execute_script(CHAT_STATE_JS)["answers"] + 1
+    n = driver.execute_script(QUESTIONS_JS)  # this question's number
     box = driver.find_element(By.CSS_SELECTOR, '[data-testid="stChatInputTextArea"]')
     box.send_keys(question)
     t0 = time.perf_counter()
     box.send_keys(Keys.ENTER)
     first = None
     while time.perf_counter() - t0 < timeout:
-        state = driver.execute_script(CHAT_STATE_JS)
-        if state["answers"] == expected:
-            if first is None and state["text"]:
-                first = time.perf_counter() - t0
-            if state["finished"]:
-                full = time.perf_counter() - t0
-                return {"first_token_s": first if first is not None else full, "full_answer_s": full}
+        state = driver.execute_script(ANSWER_STATE_JS, n)
+        if first is None and state["text"]:
+            first = time.perf_counter() - t0
+        if state["finished"]:
+            full = time.perf_counter() - t0
+            return {"first_token_s": first if first is not None else full, "full_answer_s": full}
         time.sleep(0.05)
     raise TimeoutError(f"no answer within {timeout} s")

@@ -44,7 +44,7 @@ def test_sign_in_ask_and_open_the_cited_passage(served: tuple[str, Path]) -> Non
 
         browser.sign_in(driver, url, "alice", PASSWORD)
         timing = browser.ask(driver, "How many days of annual leave do full-time staff get?")
-        answer = driver.execute_script(browser.LAST_ANSWER_JS)
+        answer = browser.last_answer(driver)
         assert "27" in answer and "[1]" in answer, answer
         source = driver.find_element(By.CSS_SELECTOR, '[data-testid="stChatMessage"] [data-testid="stExpander"] summary')
         assert "leave-policy.docx" in source.text

@@ -211,6 +211,25 @@ def test_idle_session_is_signed_out(site: Path) -> None:
     assert any("idle" in r["details"].get("reason", "") for r in ended)
 
 
+def test_oidc_identity_signs_in_the_matching_policy_user(site: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("ENCLAVE_UI__AUTH", "oidc")
+    at = AppTest.from_file(APP, default_timeout=60)
+    at.user = {"is_logged_in": True, "email": "alice@example.org", "preferred_username": "alice"}
+    at.run()
+    assert at.chat_input and "Signed in as **alice**" in [m.value for m in at.sidebar.markdown]
+    stranger = AppTest.from_file(APP, default_timeout=60)
+    stranger.user = {"is_logged_in": True, "email": "mallory@example.org"}
+    stranger.run()
+    assert not stranger.chat_input and not stranger.text_input
+    assert any("not allowed to use Enclave" in i.value for i in stranger.info)
+    signed_out = AppTest.from_file(APP, default_timeout=60)
+    signed_out.user = {"is_logged_in": False}
+    signed_out.secrets["auth"] = {"redirect_uri": "http://127.0.0.1:8501/oauth2callback", "cookie_secret": "x" * 32}
+    signed_out.run()
+    assert [b.label for b in signed_out.button] == ["Sign in with your organisation"]
+    assert not signed_out.text_input and not signed_out.chat_input
+
+
 def test_admin_starts_an_ingest_of_the_configured_sources(site: Path) -> None:
     from tests.corpus import write_markdown
     from ui import jobs

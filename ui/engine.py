@@ -6,6 +6,7 @@ sign-in failure counter). Everything about a person stays in that person's st.se
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import time
 from collections.abc import Iterator, Sequence
@@ -110,7 +111,10 @@ def policy(cfg: Settings) -> Policy:
 
 def ask(eng: Engine, question: str, principal: Principal, history: Sequence[dict[str, str]]) -> Iterator[Any]:
     """Stream an answer; waits its turn when another session is generating."""
-    with eng.generate_lock:
+    # One store session for the whole question (retrieval, the withheld count, the cited passages read
+    # while the caller handles the Answer), instead of opening the embedded store for each operation.
+    session = getattr(eng.index, "session", None)
+    with eng.generate_lock, (session() if session is not None else contextlib.nullcontext()):
         yield from eng.answerer.ask(question, principal, list(history))
 
 

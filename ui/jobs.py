@@ -117,6 +117,8 @@ def _run(cfg: Settings, sources: list[Any], started_by: str) -> None:
             f"Ingest finished: {report.files_seen} file(s) checked, {len(report.ingested)} added, "
             f"{len(report.changed)} changed, {len(report.removed)} removed, {len(report.failed)} failed."
         )
+        if report.failed:
+            job.message += " " + "; ".join(f"{f.source}: {f.message}" for f in report.failed[:3])
         job.failed = bool(report.failed)
     except Exception as exc:  # the UI edge: any failure becomes the job's message
         hint = getattr(exc, "hint", "")

@@ -39,34 +39,35 @@ def page() -> None:
         for event in engine.ask(eng, question.strip(), principal, history):
             if isinstance(event, Answer):
                 answer = event
+                turn = _turn(cfg, eng, principal, question.strip(), answer)  # while the store is still open
                 continue
             if not text:
                 status.empty()
             text += event
             shown.markdown(safe_markdown(text) + " ▌")
         status.empty()
-        assert answer is not None
-        pol = engine.policy(cfg)
-        turn = {
-            "question": question.strip(),
-            "answer": answer.text,
-            "found": answer.found,
-            "citations": [
-                {
-                    **asdict(c),
-                    "context": asdict(engine.passage_context(eng, pol, principal, c.source, c.chunk_id, c.quote)),
-                }
-                for c in answer.citations
-            ],
-            "messages": [
-                {"role": "user", "content": question.strip()},
-                {"role": "assistant", "content": answer.text},
-            ],
-            "seconds": round(answer.timings.get("total_s", 0.0), 1),
-        }
+        if answer is None:
+            st.error("The answer was interrupted. Please ask again.")
+            return
         shown.empty()
         _answer_body(turn, len(turns))
     turns.append(turn)
+
+
+def _turn(cfg: Any, eng: engine.Engine, principal: Any, question: str, answer: Answer) -> dict[str, Any]:
+    """What the session keeps of one exchange: the answer, its citations with their passages, the messages."""
+    pol = engine.policy(cfg)
+    return {
+        "question": question,
+        "answer": answer.text,
+        "found": answer.found,
+        "citations": [
+            {**asdict(c), "context": asdict(engine.passage_context(eng, pol, principal, c.source, c.chunk_id, c.quote))}
+            for c in answer.citations
+        ],
+        "messages": [{"role": "user", "content": question}, {"role": "assistant", "content": answer.text}],
+        "seconds": round(answer.timings.get("total_s", 0.0), 1),
+    }
 
 
 def _show_turn(turn: dict[str, Any], i: int) -> None:
@@ -100,7 +101,7 @@ def _passage(c: dict[str, Any]) -> None:
     meta = [plain_text(c["source"])]
     if c.get("page") is not None:
         meta.append(f"page {c['page']}")
-    if c.get("section"):
+    if c.get("section") and c["section"] != c.get("title"):
         meta.append(plain_text(str(c["section"])))
     st.caption(" · ".join(meta))
     ctx = c["context"]
