@@ -24,12 +24,13 @@ def free_port() -> int:
 
 
 @contextmanager
-def llama_cpp_server(model: Path, api_key: str, alias: str, n_ctx: int = 4096) -> Iterator[str]:
+def llama_cpp_server(model: Path, api_key: str, alias: str, n_ctx: int = 4096, threads: int = 0) -> Iterator[str]:
     """`python -m llama_cpp.server` with `model` on loopback; yields its /v1 URL, stops it afterwards."""
     port = free_port()
     cmd = [
         sys.executable, "-m", "llama_cpp.server", "--model", str(model), "--model_alias", alias,
-        "--host", "127.0.0.1", "--port", str(port), "--n_ctx", str(n_ctx), "--n_threads", str(os.cpu_count() or 1),
+        "--host", "127.0.0.1", "--port", str(port), "--n_ctx", str(n_ctx), "--n_threads", str(threads or os.cpu_count() or 1),
+        "--n_threads_batch", str(threads or os.cpu_count() or 1),
         "--seed", "42", "--api_key", api_key, "--verbose", "False",
     ]
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
