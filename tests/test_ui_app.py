@@ -49,7 +49,9 @@ def ask(at: AppTest, question: str) -> AppTest:
 
 def page_as(module: str, user: str | None) -> AppTest:
     """Run one page directly (as if the navigation were bypassed) in a session signed in as `user`."""
-    at = AppTest.from_string(f"from ui.views import {module}\n{module}.page()\n", default_timeout=60)
+    # Guarded like ui/app.py: a spawned parser process re-imports the main script without running it.
+    script = f"from ui.views import {module}\nif __name__ == '__main__':\n    {module}.page()\n"
+    at = AppTest.from_string(script, default_timeout=60)
     if user is not None:
         at.session_state["enclave_session"] = open_session(user, "local", time.time())
     return at.run()
@@ -220,12 +222,13 @@ def test_oidc_identity_signs_in_the_matching_policy_user(site: Path, monkeypatch
     stranger = AppTest.from_file(APP, default_timeout=60)
     stranger.user = {"is_logged_in": True, "email": "mallory@example.org"}
     stranger.run()
-    assert not stranger.chat_input and not stranger.text_input
+    assert not stranger.exception and not stranger.chat_input and not stranger.text_input
     assert any("not allowed to use Enclave" in i.value for i in stranger.info)
     signed_out = AppTest.from_file(APP, default_timeout=60)
     signed_out.user = {"is_logged_in": False}
     signed_out.secrets["auth"] = {"redirect_uri": "http://127.0.0.1:8501/oauth2callback", "cookie_secret": "x" * 32}
     signed_out.run()
+    assert not signed_out.exception
     assert [b.label for b in signed_out.button] == ["Sign in with your organisation"]
     assert not signed_out.text_input and not signed_out.chat_input
 

@@ -43,4 +43,7 @@ def _expiry_watch() -> None:
         st.rerun(scope="app")
 
 
-main()
+# Streamlit runs this file as __main__. A child process started with multiprocessing's "spawn" (the
+# sandboxed parser of an ingest started from the admin page) re-imports it as __mp_main__: no page then.
+if __name__ == "__main__":
+    main()

@@ -72,7 +72,7 @@ def signin_view() -> None:
                 icon=":material/no_accounts:",
             )
         case "oidc":
-            if "auth" not in st.secrets:
+            if not _oidc_configured():
                 st.error("Single sign-on is not configured on this server. Ask your administrator.")
             else:
                 st.button("Sign in with your organisation", type="primary", on_click=st.login)
@@ -140,6 +140,16 @@ def _start(cfg: Settings, user: str, method: str) -> WebSession:
     session = open_session(user, method, engine.now())
     st.session_state[SESSION_KEY] = session
     return session
+
+
+def _oidc_configured() -> bool:
+    """Whether an [auth] section exists in the server's secrets file."""
+    from streamlit.errors import StreamlitSecretNotFoundError
+
+    try:
+        return "auth" in st.secrets
+    except StreamlitSecretNotFoundError:
+        return False
 
 
 def _oidc_logged_in() -> bool:
