@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from enclave.settings import DEFAULT_MODEL_NAME, DEFAULT_MODEL_SHA256
+from enclave.settings import DEFAULT_MODEL_NAME, DEFAULT_MODEL_SHA256, Settings
+from enclave.wiring import build_generator
 from rag.errors import GenerationFailed, ModelRejected
 from rag.generators.base import Generator, Message
-from rag.generators.llama_cpp import LlamaCppGenerator
 from rag.generators.openai_http import OpenAIHttpGenerator
 from rag.models import sha256_of
 from tests.contracts.ggml import write_tiny_gpt2
@@ -48,18 +48,17 @@ def tiny_ggml(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def make_generator(kind: str, request: pytest.FixtureRequest) -> Generator:
-    """The adapter under test, built the way wiring builds it."""
+    """The adapter under test, built by the composition root from settings, as a deployment builds it."""
     if kind == "llama_cpp":
         model = request.getfixturevalue("assembled_model")
-        return LlamaCppGenerator(model, DEFAULT_MODEL_SHA256, DEFAULT_MODEL_NAME, n_ctx=4096, n_threads=THREADS)
-    if kind == "openai":
-        url = request.getfixturevalue("served_url")
-        return OpenAIHttpGenerator(url, model=ALIAS, api_key_file=str(request.getfixturevalue("key_file")), n_ctx=4096)
-    pytest.importorskip("ctransformers", reason="optional backend: pip install 'enclave[ctransformers]'")
-    from rag.generators.ctransformers_backend import CTransformersGenerator
-
-    path = request.getfixturevalue("tiny_ggml")
-    return CTransformersGenerator(path, sha256_of(path), "gpt2", n_ctx=256, n_threads=THREADS)
+        g = {"model_path": str(model), "model_sha256": DEFAULT_MODEL_SHA256, "model_name": DEFAULT_MODEL_NAME}
+    elif kind == "openai":
+        g = {"url": request.getfixturevalue("served_url"), "model": ALIAS, "api_key_file": str(request.getfixturevalue("key_file"))}
+    else:
+        pytest.importorskip("ctransformers", reason="optional backend: pip install 'enclave[ctransformers]'")
+        path = request.getfixturevalue("tiny_ggml")
+        g = {"model_path": str(path), "model_sha256": sha256_of(path), "model_type": "gpt2", "n_ctx": 256}
+    return build_generator(Settings(generator={"backend": kind, "n_ctx": 4096, "n_threads": THREADS, **g}))
 
 
 KINDS = ["llama_cpp", "openai", "ctransformers"]

@@ -68,6 +68,18 @@ def test_missing_key_file_and_missing_url(tmp_path: Path, caplog: pytest.LogCapt
         QdrantServerIndex("enclave", url="qdrant:6333")
 
 
+def test_wiring_opens_the_server_named_in_settings(key_file: Path, caplog: pytest.LogCaptureFixture) -> None:
+    """index.backend = qdrant goes to index.url with the key from index.api_key_file."""
+    from enclave.wiring import build_embedder, open_index
+
+    with tiny_server(lambda h: reply(h, 401, b"{}")) as (url, seen):
+        settings = Settings(index={"backend": "qdrant", "url": url.removesuffix("/v1"), "api_key_file": str(key_file)})
+        with pytest.raises(IndexUnavailable, match="refused the API key"):
+            open_index(settings, build_embedder(settings))
+    assert seen and seen[0].get("api-key") == SECRET
+    assert SECRET not in caplog.text
+
+
 def test_settings_dump_names_key_files_never_keys(key_file: Path) -> None:
     settings = Settings(
         index={"backend": "qdrant", "url": "https://qdrant:6333", "api_key_file": str(key_file)},
