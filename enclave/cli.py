@@ -155,7 +155,9 @@ def status(json_out: JsonOption = False) -> None:
         "embedding_dim": embedder.dim,
         "generator_model": generator.model_name,
         "generator_sha256": generator.model_sha256,
-        "store": str(settings.store_dir.resolve()),
+        "store": str(settings.store_dir.resolve())
+        if settings.index.backend == "edge"
+        else f"{settings.index.url} collection {settings.index.collection}",
         "home": str(settings.home.resolve()),
         "policy": str(settings.policy_dir.resolve()),
     }
