@@ -1,0 +1,96 @@
+"""Render benchmark results as Markdown tables (what bench/RESULTS.md holds)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+def _f(value: Any, digits: int = 1) -> str:
+    return f"{value:,.{digits}f}" if isinstance(value, (int, float)) else str(value)
+
+
+def render(results: dict[str, Any]) -> str:
+    """All stages as Markdown."""
+    s = results["stages"]
+    m = results["machine"]
+    lines = [
+        f"Machine: {m['cpu_model'] or m['cpu']}, {m['cores']} cores, {m['memory_gib']} GiB; "
+        f"load average at start {tuple(round(x, 1) for x in m['load_avg_at_start'])}; {m['time_utc']}; mode {results['mode']}",
+        "",
+    ]
+    if "ingest" in s and "error" not in s["ingest"]:
+        i = s["ingest"]
+        sec = i["seconds"]
+        lines += [
+            "| Ingest | files | pages | chunks | pages/s | chunks/s | parse s | embed s | write s | total s | skipped/failed | peak RSS MiB |",
+            "|---|---|---|---|---|---|---|---|---|---|---|---|",
+            f"| {i['folder']} | {i['files']} | {i['pages']} | {i['chunks']} | {_f(i['pages_per_s'], 2)} | {_f(i['chunks_per_s'], 2)} | "
+            f"{_f(sec['parse'])} | {_f(sec['embed'])} | {_f(sec['write'])} | {_f(sec['total'])} | {i['failed_or_skipped']} "
+            f"({i['too_large']} over the size cap) | {_f(i['peak_rss_mib'], 0)} |",
+            "",
+        ]
+    if "embed" in s and "error" not in s["embed"]:
+        e = s["embed"]
+        lines += [
+            "| Embedding | texts | tokens | configured tok/s | fp32 baseline tok/s | speedup | mean cos to fp32 | peak RSS MiB |",
+            "|---|---|---|---|---|---|---|---|",
+            f"| {e['source']} ({e['configured']['dtype']}) | {e['texts']} | {e['tokens']:,} | {_f(e['configured']['tokens_per_s'], 0)} | "
+            f"{_f(e['baseline_fp32']['tokens_per_s'], 0)} | {_f(e['speedup'], 2)}× | {_f(e['mean_cosine_to_fp32'], 4)} | {_f(e['peak_rss_mib'], 0)} |",
+            "",
+        ]
+    queries = [k for k in s if k.startswith("query") and "error" not in s[k]]
+    if queries:
+        lines += [
+            "| Query (policy filter on) | chunks | Edge p50 ms | Edge p95 ms | client local p50 ms | client local p95 ms | Edge speedup | Edge write s | local write s | peak RSS MiB |",
+            "|---|---|---|---|---|---|---|---|---|---|",
+        ]
+        for k in queries:
+            q = s[k]
+            local = q.get("qdrant_client_local", {})
+            lines.append(
+                f"| {k} ({q['fusion']}) | {q['chunks']:,} | {_f(q['edge']['p50_ms'], 2)} | {_f(q['edge']['p95_ms'], 2)} | "
+                f"{_f(local.get('p50_ms', '-'), 2)} | {_f(local.get('p95_ms', '-'), 2)} | {_f(q.get('edge_speedup_p50', '-'), 1)}× | "
+                f"{_f(q['edge']['write_s'], 1)} | {_f(local.get('write_s', '-'), 1)} | {_f(q['peak_rss_mib'], 0)} |"
+            )
+        lines.append("")
+    gen = {k.split()[1]: s[k] for k in s if k.startswith("generate") and "error" not in s[k]}
+    if gen:
+        lines += [
+            "| Generation prompt | impl | prompt tokens | TTFT s | prompt tok/s | gen tok/s | TTFT with cached prefix s | prefix speedup | peak RSS MiB |",
+            "|---|---|---|---|---|---|---|---|---|",
+        ]
+        sizes = next(iter(gen.values()))["sizes"]
+        for size in sizes:
+            for impl, g in gen.items():
+                x = g["sizes"].get(size)
+                if x:
+                    lines.append(
+                        f"| {size} | {impl} | {x['prompt_tokens']} | {_f(x['ttft_s'], 2)} | {_f(x['prompt_tokens_per_s'], 0)} | "
+                        f"{_f(x['tokens_per_s'], 1)} | {_f(x['ttft_cached_prefix_s'], 2)} | {_f(x['prefix_speedup'], 1)}× | {_f(g['peak_rss_mib'], 0)} |"
+                    )
+            if {"enclave", "raw"} <= set(gen) and size in gen["raw"]["sizes"] and size in gen["enclave"]["sizes"]:
+                a, b = gen["enclave"]["sizes"][size], gen["raw"]["sizes"][size]
+                lines.append(f"| {size} | Enclave overhead | | {_f(100 * (a['ttft_s'] / b['ttft_s'] - 1), 1)} % TTFT | | "
+                             f"{_f(100 * (1 - a['tokens_per_s'] / b['tokens_per_s']) if b['tokens_per_s'] else 0, 1)} % tok/s | | | |")
+        lines.append("")
+    peers = {k: s[k] for k in ("peer enclave", "peer llama-index") if k in s and "error" not in s[k]}
+    if peers:
+        lines += [
+            "| Peer baseline | docs | chunks | ingest s | docs/s | query p50 ms | query p95 ms | peak RSS MiB |",
+            "|---|---|---|---|---|---|---|---|",
+        ]
+        for k, p in peers.items():
+            lines.append(f"| {k} ({p['source']}) | {p['docs']} | {p['chunks']} | {_f(p['ingest_s'], 1)} | {_f(p['docs'] / p['ingest_s'], 1)} | "
+                         f"{_f(p['query_p50_ms'], 1)} | {_f(p['query_p95_ms'], 1)} | {_f(p['peak_rss_mib'], 0)} |")
+        if len(peers) == 2:
+            a, b = peers["peer enclave"], peers["peer llama-index"]
+            lines.append(f"| Enclave speedup | | | {_f(b['ingest_s'] / a['ingest_s'], 2)}× | | {_f(b['query_p50_ms'] / a['query_p50_ms'], 2)}× | | |")
+        lines.append("")
+    if "ask" in s:
+        a = s["ask"]
+        lines += [f"`enclave ask` (one process, model load included): peak RSS {_f(a.get('peak_rss_mib', 0), 0)} MiB, "
+                  f"wall {_f(a.get('wall_s', 0), 1)} s, exit code {a.get('exit_code', a.get('error'))}", ""]
+    errors = [f"{k}: {v['error']}" for k, v in s.items() if isinstance(v, dict) and "error" in v]
+    if errors:
+        lines += ["Failed stages: " + "; ".join(errors), ""]
+    return "\n".join(lines)

@@ -1,0 +1,157 @@
+"""Enclave's benchmark suite: one command, a table on screen and a JSON file.
+
+    .venv/bin/python bench/run.py            # full run (reads ../shared/data when present)
+    .venv/bin/python bench/run.py --quick    # small sizes, generated data (CI)
+
+Every stage runs in its own process, so each reports its own peak memory (max RSS).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))  # run as a script from anywhere
+
+STAGES = ("ingest", "embed", "query", "generate", "peer", "ask")
+
+
+def plan(quick: bool, large: bool, docs: str, ingest_max_mb: int) -> list[tuple[str, str, dict[str, Any]]]:
+    """(label, function, params) for every child run."""
+    from bench import data
+
+    shared = data.EXAMPLE_DOCS.is_dir() and not quick
+    runs: list[tuple[str, str, dict[str, Any]]] = [
+        ("ingest", "bench.stages:ingest",
+         {"docs": docs or (str(data.EXAMPLE_DOCS) if shared else ""), "files": 8, "max_file_mb": ingest_max_mb}),
+        ("embed", "bench.stages:embed", {"texts": 64 if quick else 512}),
+    ]
+    for size in [1_000] if quick else [10_000, *([100_000] if large else [])]:
+        runs.append((f"query {size // 1000}k", "bench.stages:query", {"size": size, "queries": 20 if quick else 200}))
+    sizes = [256] if quick else [1024, 2048, 4096]
+    runs.append(("generate enclave", "bench.generation:generate", {"impl": "enclave", "sizes": sizes}))
+    runs.append(("generate raw", "bench.generation:generate", {"impl": "raw", "sizes": sizes}))
+    peer = {"docs": 30 if quick else 500, "queries": 10 if quick else 100}
+    runs.append(("peer enclave", "bench.peer:enclave", peer))
+    runs.append(("peer llama-index", "bench.peer:llama_index", peer))
+    return runs
+
+
+def run_child(argv: list[str], env: dict[str, str] | None = None) -> tuple[int, float, float]:
+    """Run a process; return (exit code, peak RSS in MiB, seconds)."""
+    t0 = time.perf_counter()
+    proc = subprocess.Popen(argv, env=env)
+    _, status, usage = os.wait4(proc.pid, 0)
+    return os.waitstatus_to_exitcode(status), usage.ru_maxrss / 1024, time.perf_counter() - t0
+
+
+def stage_child(target: str, params: dict[str, Any], result: Path) -> None:
+    """Inside the child: call bench.<module>:<function>(params) and write its result."""
+    import importlib
+
+    from ingest.offline import enforce_offline_env
+
+    enforce_offline_env()  # the peer pipeline too: no hub lookups, as on an air-gapped site
+    module, function = target.split(":")
+    out = getattr(importlib.import_module(module), function)(params)
+    result.write_text(json.dumps(out))
+
+
+def run_ask(tmp: Path) -> dict[str, Any]:
+    """Peak memory and wall time of one `enclave ask` process on a small ingested home."""
+    home = tmp / "askhome"
+    prep = tmp / "ask_home.json"
+    rc, _, _ = run_child([sys.executable, __file__, "--stage", "bench.generation:ask_home",
+                          "--params", json.dumps({"home": str(home)}), "--result", str(prep)])
+    if rc != 0:
+        return {"error": f"preparing the home failed ({rc})"}
+    info = json.loads(prep.read_text())
+    env = {**os.environ, "ENCLAVE_HOME": str(home), "ENCLAVE_USER": info["user"]}
+    env.pop("ENCLAVE_CONFIG", None)
+    enclave = str(Path(sys.executable).with_name("enclave"))
+    rc, rss, seconds = run_child([enclave, "ask", "When does the night shift end?", "--json"], env=env)
+    return {"exit_code": rc, "peak_rss_mib": rss, "wall_s": seconds, "chunks": info["chunks"]}
+
+
+def machine() -> dict[str, Any]:
+    """What the figures were measured on."""
+    import psutil
+
+    return {
+        "cpu": platform.processor() or platform.machine(),
+        "cpu_model": _cpu_model(),
+        "cores": os.cpu_count(),
+        "memory_gib": round(psutil.virtual_memory().total / 2**30, 1),
+        "load_avg_at_start": os.getloadavg(),
+        "python": platform.python_version(),
+        "time_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+    }
+
+
+def _cpu_model() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return ""
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Parse arguments and run the suite (or one stage, inside a child)."""
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--quick", action="store_true", help="small sizes and generated data (CI, ~3 minutes)")
+    parser.add_argument("--large", action="store_true", help="also the 100k-chunk query run (client local mode: minutes)")
+    parser.add_argument("--only", default="", help=f"comma-separated stages: {','.join(STAGES)}")
+    parser.add_argument("--docs", default="", help="folder for the ingest stage (default: ../shared/data/example-docs)")
+    parser.add_argument("--ingest-max-mb", type=int, default=200, help="files above this size are skipped (counted)")
+    parser.add_argument("--out", default=str(ROOT / "bench" / "results.json"), help="where the JSON goes")
+    parser.add_argument("--stage", help=argparse.SUPPRESS)
+    parser.add_argument("--params", help=argparse.SUPPRESS)
+    parser.add_argument("--result", help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.stage:
+        stage_child(args.stage, json.loads(args.params), Path(args.result))
+        return 0
+    from bench.report import render
+
+    only = {s.strip() for s in args.only.split(",") if s.strip()}
+    results: dict[str, Any] = {"machine": machine(), "mode": "quick" if args.quick else "full", "stages": {}}
+    failed = 0
+    with tempfile.TemporaryDirectory() as tmp_dir:
+        tmp = Path(tmp_dir)
+        for label, target, params in plan(args.quick, args.large, args.docs, args.ingest_max_mb):
+            if only and label.split()[0] not in only:
+                continue
+            out = tmp / f"{label.replace(' ', '_')}.json"
+            print(f"[bench] {label} …", file=sys.stderr, flush=True)
+            rc, rss, seconds = run_child(
+                [sys.executable, __file__, "--stage", target, "--params", json.dumps(params), "--result", str(out)]
+            )
+            entry = json.loads(out.read_text()) if rc == 0 and out.exists() else {"error": f"exit code {rc}"}
+            failed += rc != 0
+            entry.update({"peak_rss_mib": round(rss, 1), "stage_wall_s": round(seconds, 2)})
+            results["stages"][label] = entry
+        if not only or "ask" in only:
+            print("[bench] ask …", file=sys.stderr, flush=True)
+            results["stages"]["ask"] = run_ask(tmp)
+            failed += results["stages"]["ask"].get("exit_code", 1) != 0
+    Path(args.out).write_text(json.dumps(results, indent=2))
+    print(render(results))
+    print(f"\nJSON: {args.out}")
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,162 @@
+"""Benchmark stages for ingest, embedding and query latency; each runs in its own process."""
+
+from __future__ import annotations
+
+import random
+import statistics
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from bench import data
+
+
+def _home(tmp: Path, **overrides: Any) -> Any:
+    from enclave.settings import load_settings
+    from rag.eval.scratch import EVAL_POLICY
+
+    settings = load_settings(home=tmp / "home", **overrides)
+    settings.policy_dir.mkdir(parents=True, exist_ok=True)
+    (settings.policy_dir / "policy.yaml").write_text(EVAL_POLICY)
+    return settings
+
+
+def ingest(params: dict[str, Any]) -> dict[str, Any]:
+    """The product's ingest route over a folder: pages/s, chunks/s, and the parse/embed/write split."""
+    from enclave.settings import IngestSettings
+    from enclave.wiring import build_embedder, ingest_deps, open_index
+    from ingest.pipeline import ingest_folder
+
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(params["docs"]) if params.get("docs") else data.write_docs(Path(tmp) / "docs", params["files"])
+        settings = _home(Path(tmp), ingest=IngestSettings(max_file_mb=params["max_file_mb"]))
+        embedder = build_embedder(settings)
+        embedder.warm_up()  # model load is reported separately, not as ingest time
+        index = open_index(settings, embedder)
+        try:
+            deps = ingest_deps(settings, index, embedder)
+            report = ingest_folder(folder, deps)
+            deps.manifest.close()
+        finally:
+            index.close()
+    total = report.seconds["total"]
+    return {
+        "folder": str(folder),
+        "files": report.files_seen,
+        "ingested": len(report.ingested),
+        "failed_or_skipped": len(report.failed),
+        "too_large": sum(1 for f in report.failed if f.code == "too_large"),
+        "pages": report.pages,
+        "chunks": report.chunks_written,
+        "seconds": {k: round(v, 2) for k, v in report.seconds.items()},
+        "pages_per_s": report.pages / total if total else 0.0,
+        "chunks_per_s": report.chunks_written / total if total else 0.0,
+    }
+
+
+def embed(params: dict[str, Any]) -> dict[str, Any]:
+    """The configured embedder against plain sentence-transformers fp32 on the same texts."""
+    import numpy as np
+    from sentence_transformers import SentenceTransformer
+
+    from enclave.settings import load_settings
+    from enclave.wiring import build_embedder
+
+    docs, source = data.corpus_texts(params["texts"])
+    texts = [f"{title}\n\n{text}" for _, title, text in docs]
+    configured = build_embedder(load_settings())
+    tokens = sum(min(256, len(configured.token_ids(t)) + 2) for t in texts)
+    configured.embed_documents(texts[:8])  # load and warm
+    baseline = SentenceTransformer(str(configured._path), device="cpu", local_files_only=True)
+    baseline.encode(texts[:8], batch_size=32)
+    t0 = time.perf_counter()
+    base_vectors = baseline.encode(texts, batch_size=32, normalize_embeddings=True)
+    base_s = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    ours = np.array(configured.embed_documents(texts))
+    ours_s = time.perf_counter() - t0
+    agreement = float(np.mean(np.sum(ours * base_vectors, axis=1)))
+    return {
+        "source": source,
+        "texts": len(texts),
+        "tokens": tokens,
+        "configured": {"dtype": load_settings().embedding.dtype, "seconds": ours_s, "tokens_per_s": tokens / ours_s},
+        "baseline_fp32": {"seconds": base_s, "tokens_per_s": tokens / base_s},
+        "speedup": base_s / ours_s,
+        "mean_cosine_to_fp32": agreement,
+    }
+
+
+def _points(n: int, dim: int, seed: int) -> list[Any]:
+    """`n` chunks with unit vectors, Zipf-like BM25 vectors and one of four labels."""
+    import numpy as np
+
+    from ingest.schema import Chunk, EmbeddedChunk, SparseVec
+
+    rng = np.random.default_rng(seed)
+    vectors = rng.standard_normal((n, dim)).astype("float32")
+    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    terms = rng.zipf(1.3, size=(n, 24)) % 50_000
+    out = []
+    for i in range(n):
+        idx = sorted(set(int(t) for t in terms[i]))
+        chunk = Chunk(
+            chunk_id=f"00000000-0000-4000-8000-{i:012d}", doc_id=f"doc{i // 4}", source=f"bench/doc{i // 4}.txt",
+            doc_sha256="0" * 64, chunk_no=i % 4, text=f"chunk {i}", page=None, section=None, element_types=("NarrativeText",),
+            labels=(("public", "internal", "finance", "hr")[i % 4],),
+        )
+        out.append(EmbeddedChunk(chunk=chunk, dense=vectors[i].tolist(), sparse=SparseVec(idx, [1.0 + (j % 3) * 0.3 for j in range(len(idx))])))
+    return out
+
+
+def query(params: dict[str, Any]) -> dict[str, Any]:
+    """p50/p95 of the product's hybrid query with a policy filter: Qdrant Edge vs qdrant-client local mode."""
+    from enclave.settings import load_settings
+    from ingest.index.base import HybridQuery
+    from ingest.index.edge import EdgeIndex
+    from ingest.index.server import QdrantServerIndex
+    from ingest.schema import SCHEMA_VERSION, IndexMeta, SparseVec
+
+    r = load_settings().retrieval
+    size, dim, n_queries = params["size"], 384, params["queries"]
+    points = _points(size, dim, seed=size)
+    rng = random.Random(1)
+    queries = [
+        HybridQuery(
+            dense=points[rng.randrange(size)].dense,
+            sparse=SparseVec(sorted(rng.sample(range(1, 200), 5)), [1.0] * 5),
+            allowed_labels=frozenset({"public", "internal"}),  # the principal may read half the chunks
+            limit=r.top_k, prefetch=r.prefetch_k, rrf_k=r.rrf_k, weights=(r.dense_weight, r.sparse_weight), fusion=r.fusion,
+        )
+        for _ in range(n_queries)
+    ]
+    meta = IndexMeta(schema_version=SCHEMA_VERSION, embedding_model="bench", embedding_dim=dim)
+    result: dict[str, Any] = {"chunks": size, "queries": n_queries, "fusion": r.fusion, "filter": "2 of 4 labels"}
+    with tempfile.TemporaryDirectory() as tmp:
+        backends = {"edge": EdgeIndex(Path(tmp) / "edge")}
+        if params.get("local_mode", True):
+            backends["qdrant_client_local"] = QdrantServerIndex("bench", path=Path(tmp) / "local")
+        for name, index in backends.items():
+            index.ensure(meta)
+            t0 = time.perf_counter()
+            for start in range(0, size, 2048):
+                index.upsert(points[start : start + 2048])
+            write_s = time.perf_counter() - t0
+            index.query(queries[0])  # warm
+            times = []
+            for q in queries:
+                t0 = time.perf_counter()
+                hits = index.query(q)
+                times.append((time.perf_counter() - t0) * 1000)
+                assert all(set(h.chunk.labels) <= q.allowed_labels for h in hits)
+            index.close()
+            times.sort()
+            result[name] = {
+                "write_s": round(write_s, 2),
+                "p50_ms": statistics.median(times),
+                "p95_ms": times[min(len(times) - 1, int(0.95 * len(times)))],
+            }
+    if "qdrant_client_local" in result:
+        result["edge_speedup_p50"] = result["qdrant_client_local"]["p50_ms"] / result["edge"]["p50_ms"]
+    return result

@@ -1,0 +1,29 @@
+"""The benchmark suite runs end to end in --quick mode, so it cannot rot. It asserts no timing."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_bench_quick_runs_every_stage(tmp_path: Path) -> None:
+    out = tmp_path / "bench.json"
+    proc = subprocess.run(
+        [sys.executable, str(ROOT / "bench" / "run.py"), "--quick", "--out", str(out)],
+        capture_output=True, text=True, timeout=1800, cwd=tmp_path,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:] + proc.stdout[-3000:]
+    results = json.loads(out.read_text())
+    stages = results["stages"]
+    expected = {"ingest", "embed", "query 1k", "generate enclave", "generate raw", "peer enclave", "peer llama-index", "ask"}
+    assert expected <= set(stages)
+    assert not [k for k, v in stages.items() if "error" in v]
+    assert stages["ingest"]["chunks"] > 0 and stages["ingest"]["failed_or_skipped"] == 0
+    assert stages["embed"]["mean_cosine_to_fp32"] > 0.99
+    assert stages["peer enclave"]["docs"] == stages["peer llama-index"]["docs"]
+    assert stages["ask"]["exit_code"] == 0 and stages["ask"]["peak_rss_mib"] > 0
+    assert "| Ingest |" in proc.stdout and "| Peer baseline |" in proc.stdout
