@@ -106,7 +106,7 @@ class IngestDeps:
 @dataclass
 class _Batch:
     pending: list[Pending] = field(default_factory=list)
-    embedded: list[EmbeddedChunk] = field(default_factory=list)
+    chunks: list[Chunk] = field(default_factory=list)  # embedded together when the batch is written
     stale: list[str] = field(default_factory=list)
 
 
@@ -141,7 +141,7 @@ def sync_source(
             _write(batch, deps, report)
             batch = _Batch()
         if on_progress:
-            on_progress(Progress(n, len(files), key, outcome, report.chunks_written + len(batch.embedded), report.pages))
+            on_progress(Progress(n, len(files), key, outcome, report.chunks_written + len(batch.chunks), report.pages))
     _write(batch, deps, report)
     gone = [rec for rec in deps.manifest.under(source.name + "/") if rec.source not in seen]
     _remove(gone, deps, report)
@@ -240,12 +240,6 @@ def _prepare(
         parsed = deps.parse(path)
         t1 = time.perf_counter()
         chunks = _chunks(key, sha, parsed, labels, now, deps)
-        dense = deps.embedder.embed_documents([c.text for c in chunks])
-        embedded = [
-            EmbeddedChunk(chunk=c, dense=v, sparse=deps.sparse.embed_document(c.text))
-            for c, v in zip(chunks, dense, strict=True)
-        ]
-        t2 = time.perf_counter()
     except IngestError as exc:
         record = _record(path, key, sha, stat, "failed", (), None, None, labels, now, exc)
         batch.pending.append(Pending(key, record.doc_id, (), record))
@@ -255,11 +249,9 @@ def _prepare(
     new_ids = tuple(c.chunk_id for c in chunks)
     record = _record(path, key, sha, stat, "ingested", new_ids, parsed.pages, parsed.title, labels, now, None)
     batch.pending.append(Pending(key, record.doc_id, new_ids, record))
-    batch.embedded.extend(embedded)
+    batch.chunks.extend(chunks)
     batch.stale.extend(cid for cid in old_ids if cid not in set(new_ids))
     report.seconds["parse"] += t1 - t0
-    report.seconds["embed"] += t2 - t1
-    report.embeddings += len(chunks)
     report.pages += parsed.pages or 1
     (report.changed if previous is not None and previous.status == "ingested" else report.ingested).append(key)
     return ("changed" if previous is not None else "ingested"), sha
@@ -278,23 +270,32 @@ def _chunks(key: str, sha: str, parsed: ParsedDocument, labels: tuple[str, ...],
 
 
 def _write(batch: _Batch, deps: IngestDeps, report: IngestReport) -> None:
-    """Stage intent, write new chunks then drop stale ones in one store session, then settle."""
+    """Embed the batch, stage intent, write new chunks then drop stale ones in one store session, settle."""
     if not batch.pending:
         return
+    t0 = time.perf_counter()
+    # One embedding call per batch: per-document calls cost a thread-pool round trip each.
+    dense = deps.embedder.embed_documents([c.text for c in batch.chunks]) if batch.chunks else []
+    embedded = [
+        EmbeddedChunk(chunk=c, dense=v, sparse=deps.sparse.embed_document(c.text))
+        for c, v in zip(batch.chunks, dense, strict=True)
+    ]
+    report.embeddings += len(embedded)
+    report.seconds["embed"] += time.perf_counter() - t0
     t0 = time.perf_counter()
     deps.manifest.stage(batch.pending)
     _step(deps, "staged")
     with _session(deps.index) as index:
         report.store_sessions += 1
-        if batch.embedded:
-            index.upsert(batch.embedded)
+        if embedded:
+            index.upsert(embedded)
         _step(deps, "upserted")
         if batch.stale:
             index.delete(batch.stale)
         _step(deps, "deleted")
     deps.manifest.settle([p.record for p in batch.pending if p.record is not None])
     _step(deps, "settled")
-    report.chunks_written += len(batch.embedded)
+    report.chunks_written += len(embedded)
     report.chunks_deleted += len(batch.stale)
     report.seconds["write"] += time.perf_counter() - t0
 
