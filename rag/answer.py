@@ -204,6 +204,7 @@ class Answerer:
             actor,
             chunk_ids=[h.chunk.chunk_id for h in retrieval.hits],
             withheld_by_policy=retrieval.withheld,
+            stale_labels_dropped=retrieval.stale_dropped,
             allowed_labels=sorted(retrieval.allowed_labels),
             policy_version=version,
         )

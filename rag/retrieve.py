@@ -7,7 +7,7 @@ from dataclasses import dataclass, replace
 
 from ingest.embed import Bm25Encoder, DenseEmbedder
 from ingest.index.base import Hit, HybridQuery, VectorIndex
-from policies.engine import readable_labels
+from policies.engine import labels_for, may_read, readable_labels
 from policies.model import Policy, Principal
 from rag.errors import MissingPrincipal
 
@@ -36,6 +36,8 @@ class Retrieval:
     # Of the top candidates the same query finds among all labelled chunks, how many the policy withheld.
     withheld: int = 0
     question_logging: str = "full"
+    # Hits whose stored labels are stale (rules changed, `enclave policy apply` not run yet) and no longer readable.
+    stale_dropped: int = 0
 
 
 class Retriever:
@@ -72,8 +74,14 @@ class Retriever:
             fusion=self._config.fusion,
         )
         hits = self._index.query(query) if allowed else []
+        # Second gate: labels are written at ingest and by `enclave policy apply`; a label rule tightened
+        # since then must not leave a window, so each hit is re-decided on its source under today's rules.
+        fresh = [h for h in hits if may_read(policy, principal, labels_for(policy, h.chunk.source)).allowed]
         withheld = self._count_withheld(query, policy, allowed)
-        return Retrieval(hits, allowed, policy.version, withheld, policy.question_logging)
+        return Retrieval(
+            fresh, allowed, policy.version, withheld + len(hits) - len(fresh), policy.question_logging,
+            stale_dropped=len(hits) - len(fresh),
+        )
 
     def _count_withheld(self, query: HybridQuery, policy: Policy, allowed: frozenset[str]) -> int:
         """How many of the top_k candidates over every label the policy knows the principal may not read.

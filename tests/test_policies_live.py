@@ -133,15 +133,30 @@ def test_a_label_change_applies_by_relabelling_without_re_embedding(live: Live) 
     _write_policy(live, policy())
     _relabel(live)
     assert _hr_sources(live, "alice")
-    _write_policy(live, policy(hr_labels="[hr-restricted]"))
-    assert _hr_sources(live, "alice")  # chunks still carry 'hr' until the policy is applied
+    _write_policy(live, policy(hr_labels="[hr-restricted]"))  # tightened: hr documents now need hr-restricted
+    assert not _hr_sources(live, "alice")  # at once: stale 'hr' labels are re-decided under today's rules
+    assert _stale_dropped(live, "alice") >= 1
     report = _relabel(live)
     assert report.chunks_changed == live.hr_chunks and len(report.documents_changed) == 2
-    assert not _hr_sources(live, "alice")
+    assert not _hr_sources(live, "alice") and _stale_dropped(live, "alice") == 0  # now filtered inside Qdrant
     assert _relabel(live).chunks_changed == 0  # idempotent
-    _write_policy(live, policy(hr_labels="[hr]"))
+    _write_policy(live, policy(hr_labels="[hr]"))  # loosened again: takes effect once applied
+    assert not _hr_sources(live, "alice")
     assert _relabel(live).chunks_changed == live.hr_chunks
     assert _hr_sources(live, "alice")  # the same vectors answer again: nothing was re-embedded
+
+
+def _stale_dropped(live: Live, user: str) -> int:
+    from enclave.wiring import build_retriever, open_index, policy_loader
+    from policies.engine import principal_for
+
+    index = open_index(live.settings, live.embedder)
+    try:
+        principal = principal_for(policy_loader(live.settings)(), user)
+        retriever = build_retriever(live.settings, index, live.embedder)
+        return retriever.retrieve("When is the grievance hearing for nurse Okafor?", principal).stale_dropped
+    finally:
+        index.close()
 
 
 def test_policy_apply_cli_reports_changed_chunks_and_audits_the_change(live: Live) -> None:
