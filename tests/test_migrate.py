@@ -90,15 +90,17 @@ def test_round_trip_keeps_ids_payloads_and_answers(ingested: Settings, tmp_path:
     edge.close()
     assert "B214" in before_answers[1][1]
 
-    server = QdrantServerIndex("enclave", path=tmp_path / "qdrant")
-    report = migrate(EdgeIndex(settings.store_dir), server, sample=1000)
+    server, source = QdrantServerIndex("enclave", path=tmp_path / "qdrant"), EdgeIndex(settings.store_dir)
+    report = migrate(source, server, sample=1000)
+    source.close()
     assert report.copied == len(before) and report.target_counts == counts and report.sampled == len(before)
     assert snapshot(server) == before
     assert answers(settings, server) == before_answers  # same ids, same order, same words
     server.close()
 
-    back = EdgeIndex(tmp_path / "edge-again")
-    migrate(QdrantServerIndex("enclave", path=tmp_path / "qdrant"), back)
+    back, source = EdgeIndex(tmp_path / "edge-again"), QdrantServerIndex("enclave", path=tmp_path / "qdrant")
+    migrate(source, back)
+    source.close()
     assert snapshot(back) == before and back.counts() == counts
     assert answers(settings, back) == before_answers
     back.close()
@@ -106,11 +108,18 @@ def test_round_trip_keeps_ids_payloads_and_answers(ingested: Settings, tmp_path:
 
 def test_refuses_a_non_empty_target_and_a_missing_source(ingested: Settings, tmp_path: Path) -> None:
     settings = ingested
-    migrate(EdgeIndex(settings.store_dir), QdrantServerIndex("enclave", path=tmp_path / "q"))
+    def run(source: object, target: object) -> None:
+        try:
+            migrate(source, target)
+        finally:
+            for index in (source, target):
+                index.close()  # type: ignore[attr-defined]
+
+    run(EdgeIndex(settings.store_dir), QdrantServerIndex("enclave", path=tmp_path / "q"))
     with pytest.raises(MigrationFailed, match="already holds chunks"):
-        migrate(EdgeIndex(settings.store_dir), QdrantServerIndex("enclave", path=tmp_path / "q"))
+        run(EdgeIndex(settings.store_dir), QdrantServerIndex("enclave", path=tmp_path / "q"))
     with pytest.raises(MigrationFailed, match="does not exist"):
-        migrate(EdgeIndex(tmp_path / "nothing"), QdrantServerIndex("other", path=tmp_path / "q2"))
+        run(EdgeIndex(tmp_path / "nothing"), QdrantServerIndex("other", path=tmp_path / "q2"))
 
 
 def test_verification_catches_a_changed_vector(ingested: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
