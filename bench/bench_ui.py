@@ -6,7 +6,7 @@ Measures, on this machine with the default model:
   - resident memory (RSS) of the server process idle, after the first answer, and with 5 signed-in
     sessions asking at once (peak while they run).
 
-Usage: .venv/bin/python bench/bench_ui.py [--sessions 5] [--out test-artifacts/bench_ui.json]
+Usage: .venv/bin/python bench/bench_ui.py [--phase all|latency|sessions] [--sessions 5] [--home DIR]
 Needs Debian's chromium and chromium-driver. Builds its own small site in a temp dir.
 """
 
@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import signal
 import statistics
 import tempfile
 import threading
@@ -22,10 +23,13 @@ import time
 from pathlib import Path
 from typing import Any
 
+import sys
+
 import psutil
 
-from tests import browser
-from tests.ui_site import PASSWORD, build_site
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the repository's tests/ helpers
+from tests import browser  # noqa: E402
+from tests.ui_site import PASSWORD, build_site  # noqa: E402
 
 WARM_QUESTIONS = [
     "How many days of annual leave do full-time staff get?",
@@ -66,35 +70,42 @@ class PeakSampler:
 
 
 def main() -> None:
-    """Run the measurements and print one JSON object."""
+    """Run the measurements and print one JSON object (each figure is also printed as soon as taken)."""
     parser = argparse.ArgumentParser()
     parser.add_argument("--sessions", type=int, default=5)
+    parser.add_argument("--phase", choices=["all", "latency", "sessions"], default="all")
+    parser.add_argument("--max-wait", type=float, default=600, help="seconds to wait for the concurrent answers")
+    parser.add_argument("--home", type=Path, help="reuse a site built by an earlier run (skips building)")
     parser.add_argument("--out", type=Path, default=Path("test-artifacts/bench_ui.json"))
     args = parser.parse_args()
-    from enclave.settings import DEFAULT_MODEL_NAME, DEFAULT_MODEL_SHA256
-    from rag.models import assemble_default_model
-
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # so the server is stopped on the way out
     root = Path(tempfile.mkdtemp(prefix="bench-ui-"))
-    model = assemble_default_model(root / f"{DEFAULT_MODEL_NAME}.gguf", DEFAULT_MODEL_SHA256)
-    os.environ["ENCLAVE_HOME"] = str(root / "home")
-    build_site(root / "home", model)
+    home = args.home or build(root)
+    os.environ["ENCLAVE_HOME"] = str(home)
     port = browser.free_port()
-    result: dict[str, Any] = {}
-    with browser.serving(root / "home", port, root / "serve.log") as server:
+    result: dict[str, Any] = {"home": str(home)}
+
+    def note(key: str, value: Any) -> None:
+        result[key] = value
+        print(f"{key}: {json.dumps(value)}", flush=True)
+
+    with browser.serving(home, port, root / "serve.log") as server:
         proc = psutil.Process(server.pid)
         url = f"http://127.0.0.1:{port}/"
-        result["rss_idle_mb"] = server_rss(proc) / 2**20
+        note("rss_idle_mb", round(server_rss(proc) / 2**20))
         driver = browser.chrome(root / "profile")
         try:
             browser.sign_in(driver, url, "alice", PASSWORD)
-            cold = browser.ask(driver, WARM_QUESTIONS[0])
-            result["cold_first_question"] = cold
-            result["rss_after_first_answer_mb"] = server_rss(proc) / 2**20
-            warm = [browser.ask(driver, q) for q in WARM_QUESTIONS]
-            result["warm"] = warm
-            result["warm_first_token_s_median"] = statistics.median(w["first_token_s"] for w in warm)
-            result["warm_full_answer_s_median"] = statistics.median(w["full_answer_s"] for w in warm)
-            result.update(concurrent(driver, url, proc, args.sessions))
+            note("cold_first_question", browser.ask(driver, WARM_QUESTIONS[0]))
+            note("rss_after_first_answer_mb", round(server_rss(proc) / 2**20))
+            if args.phase in ("all", "latency"):
+                warm = [browser.ask(driver, q) for q in WARM_QUESTIONS]
+                note("warm", warm)
+                note("warm_first_token_s_median", statistics.median(w["first_token_s"] for w in warm))
+                note("warm_full_answer_s_median", statistics.median(w["full_answer_s"] for w in warm))
+            if args.phase in ("all", "sessions"):
+                for key, value in concurrent(driver, url, proc, args.sessions, args.max_wait).items():
+                    note(key, value)
         finally:
             driver.quit()
     result["sessions"] = args.sessions
@@ -103,7 +114,19 @@ def main() -> None:
     print(json.dumps(result, indent=2))
 
 
-def concurrent(driver: Any, url: str, proc: psutil.Process, sessions: int) -> dict[str, Any]:
+def build(root: Path) -> Path:
+    """A fresh site (model, policy, accounts, ingested corpus) under `root`."""
+    from enclave.settings import DEFAULT_MODEL_NAME, DEFAULT_MODEL_SHA256
+    from rag.models import assemble_default_model
+
+    model = assemble_default_model(root / f"{DEFAULT_MODEL_NAME}.gguf", DEFAULT_MODEL_SHA256)
+    os.environ["ENCLAVE_HOME"] = str(root / "home")
+    build_site(root / "home", model)
+    print(f"site built: {root / 'home'}", flush=True)
+    return root / "home"
+
+
+def concurrent(driver: Any, url: str, proc: psutil.Process, sessions: int, max_wait: float) -> dict[str, Any]:
     """`sessions` signed-in tabs (one Streamlit session each) ask at once; peak server RSS meanwhile."""
     from selenium.webdriver.common.by import By
     from selenium.webdriver.common.keys import Keys
@@ -121,7 +144,7 @@ def concurrent(driver: Any, url: str, proc: psutil.Process, sessions: int) -> di
             box = driver.find_element(By.CSS_SELECTOR, '[data-testid="stChatInputTextArea"]')
             box.send_keys("How many days of annual leave do full-time staff get?" + Keys.ENTER)
         pending = set(handles)
-        while pending and time.perf_counter() - t0 < 600:
+        while pending and time.perf_counter() - t0 < max_wait:
             for handle in list(pending):
                 driver.switch_to.window(handle)
                 if driver.find_elements(By.CSS_SELECTOR, '[data-testid="stChatMessage"] [data-testid="stExpander"]'):
@@ -129,9 +152,9 @@ def concurrent(driver: Any, url: str, proc: psutil.Process, sessions: int) -> di
             time.sleep(0.5)
         all_done = time.perf_counter() - t0
     return {
-        "rss_with_sessions_signed_in_mb": rss_signed_in,
-        "rss_peak_while_sessions_ask_mb": sampler.peak / 2**20,
-        "rss_after_sessions_mb": server_rss(proc) / 2**20,
+        "rss_with_sessions_signed_in_mb": round(rss_signed_in),
+        "rss_peak_while_sessions_ask_mb": round(sampler.peak / 2**20),
+        "rss_after_sessions_mb": round(server_rss(proc) / 2**20),
         "concurrent_all_answered_s": all_done,
         "concurrent_unanswered": len(pending),
     }

@@ -109,13 +109,22 @@ def policy(cfg: Settings) -> Policy:
     return policy_loader(cfg)()
 
 
+QUEUED = "\x00queued"  # yielded once when the question waits for another session's answer
+
+
 def ask(eng: Engine, question: str, principal: Principal, history: Sequence[dict[str, str]]) -> Iterator[Any]:
-    """Stream an answer; waits its turn when another session is generating."""
-    # One store session for the whole question (retrieval, the withheld count, the cited passages read
-    # while the caller handles the Answer), instead of opening the embedded store for each operation.
-    session = getattr(eng.index, "session", None)
-    with eng.generate_lock, (session() if session is not None else contextlib.nullcontext()):
-        yield from eng.answerer.ask(question, principal, list(history))
+    """Stream an answer; yields QUEUED first when another session is generating and this one waits."""
+    if not eng.generate_lock.acquire(blocking=False):
+        yield QUEUED
+        eng.generate_lock.acquire()
+    try:
+        # One store session for the whole question (retrieval, the withheld count, the cited passages read
+        # while the caller handles the Answer), instead of opening the embedded store for each operation.
+        session = getattr(eng.index, "session", None)
+        with session() if session is not None else contextlib.nullcontext():
+            yield from eng.answerer.ask(question, principal, list(history))
+    finally:
+        eng.generate_lock.release()
 
 
 @dataclass(frozen=True)

@@ -41,6 +41,9 @@ def page() -> None:
                 answer = event
                 turn = _turn(cfg, eng, principal, question.strip(), answer)  # while the store is still open
                 continue
+            if event == engine.QUEUED:
+                status.caption(":material/hourglass_top: Another question is being answered; yours is next…")
+                continue
             if not text:
                 status.empty()
             text += event
