@@ -58,6 +58,13 @@ def test_images_are_replaced_by_a_visible_note_and_link_text_is_kept() -> None:
     assert "[1]" in html
 
 
+def test_addresses_are_shown_as_code_exactly() -> None:
+    html = _html(safe_markdown("Write to hr@example.org or see www.example.org/leave \x00[x](http://a.b)\x01."))
+    assert "<code>hr@example.org</code>" in html
+    assert "<code>www.example.org/leave</code>" in html
+    assert "x (<code>http://a.b</code>)" in html
+
+
 def test_ordinary_formatting_survives() -> None:
     html = _html(safe_markdown("**Leave:** 27 days\n\n- item one\n- item `code <b>`\n\n```\n<b>raw</b>\n```"))
     assert "<strong>Leave:</strong>" in html

@@ -54,7 +54,7 @@ def safe_markdown(text: str) -> str:
     shown as text, bare addresses are not turned into links, math and Streamlit directives are off.
     Code spans and fenced blocks stay as they are: their content is never interpreted.
     """
-    parts = _CODE.split(text)
+    parts = _CODE.split(text.replace("\x00", "").replace("\x01", ""))  # the markers _inert uses
     out = []
     for i, part in enumerate(parts):
         if i % 2 == 1:
@@ -80,13 +80,8 @@ def _inert(text: str) -> str:
         elif mode == "\x00":
             out.append(_PUNCT.sub(r"\\\1", piece))
         else:
-            out.append(_defang_bare(_escaped(piece, _ACTIVE)))
+            out.append(_escaped(piece, _ACTIVE))
     return "".join(out)
-
-
-def _defang_bare(text: str) -> str:
-    """Break GFM autolink literals (www.host, user@host) so they stay text."""
-    return re.sub(r"(?i)\bwww\.", "www\\.", text)
 
 
 def source_label(source: str, page: int | None) -> str:
