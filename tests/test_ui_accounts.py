@@ -109,3 +109,13 @@ def test_serve_command_line_is_hardened() -> None:
         "--client.showErrorDetails=none",
     ):
         assert flag in joined
+
+
+def test_serve_refuses_a_proxy_header_on_a_non_loopback_address(tmp_path: Path) -> None:
+    env = {"ENCLAVE_HOME": str(tmp_path / "home"), "ENCLAVE_UI__AUTH": "proxy_header", "PATH": "/usr/bin:/bin"}
+    run = subprocess.run(
+        [sys.executable, "-m", "enclave", "serve", "--host", "0.0.0.0"],
+        capture_output=True, text=True, env=env, timeout=120,
+    )
+    assert run.returncode == 1
+    assert "needs a loopback listen address" in run.stderr
