@@ -61,15 +61,28 @@ def unchanged_ratio(files: int, embedder: Any) -> dict[str, Any]:
     }
 
 
-def example_docs(docs: Path, max_file_mb: float, embedder: Any) -> dict[str, Any]:
+def example_docs(docs: Path, max_file_mb: float, embedder: Any, sample: int = 0) -> dict[str, Any]:
     """The production job over example-docs (files over the cap are reported as too_large)."""
     from enclave.ingest_job import run_ingest_job
     from ingest.sources import Source
 
     settings = fresh_settings(max_file_mb)
+    if sample:  # every k-th file, copied, so a slow box still finishes in minutes
+        import shutil
+
+        files = sorted(p for p in docs.rglob("*") if p.is_file() and not p.name.startswith("."))
+        target = settings.home.parent / f"{settings.home.name}-sample"
+        for p in files[:: max(1, len(files) // sample)][:sample]:
+            dest = target / p.relative_to(docs)
+            dest.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(p, dest)
+        docs = target
     source = Source(name="example-docs", path=docs, max_file_bytes=int(max_file_mb * (1 << 20)))
     t0 = time.perf_counter()
-    report = run_ingest_job(settings, [source], trigger="bench", actor="bench", embedder=embedder)
+    report = run_ingest_job(
+        settings, [source], trigger="bench", actor="bench", embedder=embedder,
+        on_progress=lambda p: print(f"  {p.done}/{p.total} {p.source}", file=sys.stderr, flush=True) if p.done % 25 == 0 else None,
+    )
     wall = time.perf_counter() - t0
     parsed = len(report.ingested) + len(report.changed)
     s = report.seconds
@@ -78,7 +91,7 @@ def example_docs(docs: Path, max_file_mb: float, embedder: Any) -> dict[str, Any
     for f in report.failed:
         codes[f.code] = codes.get(f.code, 0) + 1
     return {
-        "max_file_mb": max_file_mb, "files_seen": report.files_seen, "ingested": parsed, "failed": codes,
+        "max_file_mb": max_file_mb, "sample": sample, "files_seen": report.files_seen, "ingested": parsed, "failed": codes,
         "pages": report.pages, "chunks": report.chunks_written, "wall_s": round(wall, 1),
         "files_per_s": round(report.files_seen / wall, 2), "pages_per_s": round(report.pages / wall, 2),
         "share": {k: round(s[k] / work, 3) for k in ("parse", "embed", "write")} if work else {},
@@ -132,6 +145,7 @@ def main() -> None:
     ap.add_argument("--docs", type=Path, default=ROOT.parent / "shared" / "data" / "example-docs")
     ap.add_argument("--max-file-mb", type=float, default=0.5)
     ap.add_argument("--parts", default="ratio,docs,pdf")
+    ap.add_argument("--sample", type=int, default=0, help="use every k-th example doc, N in all (0: all)")
     args = ap.parse_args()
     from enclave.settings import load_settings
     from enclave.wiring import build_embedder
@@ -146,7 +160,7 @@ def main() -> None:
         out["unchanged_vs_first"] = unchanged_ratio(args.files, embedder)
         print(json.dumps(out["unchanged_vs_first"]), file=sys.stderr, flush=True)
     if "docs" in parts and args.docs.is_dir():
-        out["example_docs"] = example_docs(args.docs.resolve(), args.max_file_mb, embedder)
+        out["example_docs"] = example_docs(args.docs.resolve(), args.max_file_mb, embedder, args.sample)
         print(json.dumps(out["example_docs"]), file=sys.stderr, flush=True)
     if "pdf" in parts and args.docs.is_dir():
         out["parse_vs_pypdf"] = parse_vs_pypdf(args.docs.resolve(), args.max_file_mb)

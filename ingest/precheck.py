@@ -52,7 +52,7 @@ def is_utf8(path: Path) -> bool:
     with open(path, "rb") as f:
         first = True
         for block in iter(lambda: f.read(1 << 20), b""):
-            if first and block.startswith(_BOMS[1:]):
+            if first and (block.startswith(_BOMS[1:]) or _looks_utf16(block[:_SNIFF])):
                 return True
             first = False
             try:
@@ -95,7 +95,21 @@ def _check_pdf(path: Path, limits: ParseLimits) -> None:
         raise Corrupt("the PDF has no pages", hint="check it opens in a PDF viewer")
 
 
+def _looks_utf16(head: bytes) -> bool:
+    """UTF-16 without a BOM: NUL bytes on one parity only (ASCII-range text), none on the other."""
+    if len(head) < 16:
+        return False
+    even, odd = head[0::2].count(0), head[1::2].count(0)
+    half = len(head) // 2
+    return (even > 0.3 * half and odd == 0) or (odd > 0.3 * half and even == 0)
+
+
 def _check_zip(path: Path, suffix: str, limits: ParseLimits) -> None:
+    with open(path, "rb") as f:
+        if f.read(8) == b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1":  # an OLE container: how Office stores encrypted files
+            raise Encrypted(
+                f"a password-protected (or legacy-format) {suffix} file", hint="ask the owner for an unprotected copy"
+            )
     try:
         with zipfile.ZipFile(path) as zf:
             infos = zf.infolist()
@@ -126,7 +140,7 @@ def _check_zip(path: Path, suffix: str, limits: ParseLimits) -> None:
 
 def _check_text(path: Path) -> None:
     head = _head(path)
-    if head.startswith(_BOMS):
+    if head.startswith(_BOMS) or _looks_utf16(head):
         return
     if b"\x00" in head:
         raise Corrupt("binary content in a text file (NUL bytes)", hint="the extension may be wrong")
