@@ -9,7 +9,6 @@ from typing import Any
 
 from bench import data
 
-MAX_TOKENS = 64
 
 
 def _model(tmp: Path) -> Path:
@@ -54,9 +53,10 @@ def generate(params: dict[str, Any]) -> dict[str, Any]:
     from rag.generators.llama_cpp import LlamaCppGenerator
 
     g = load_settings().generator
+    max_tokens = params.get("max_tokens", 64)
     n_ctx = max(params["sizes"]) + 1024
     threads = g.n_threads or (os.cpu_count() or 1)
-    out: dict[str, Any] = {"impl": params["impl"], "n_ctx": n_ctx, "threads": threads, "max_tokens": MAX_TOKENS, "sizes": {}}
+    out: dict[str, Any] = {"impl": params["impl"], "n_ctx": n_ctx, "threads": threads, "max_tokens": max_tokens, "sizes": {}}
     with tempfile.TemporaryDirectory() as tmp:
         path = _model(Path(tmp))
         enclave = LlamaCppGenerator(path, DEFAULT_MODEL_SHA256, DEFAULT_MODEL_NAME, n_ctx=n_ctx, n_threads=threads)
@@ -68,7 +68,7 @@ def generate(params: dict[str, Any]) -> dict[str, Any]:
 
             def stream(messages: list[dict[str, str]]) -> Any:
                 for chunk in llm.create_chat_completion(
-                    messages=messages, max_tokens=MAX_TOKENS, temperature=g.temperature, seed=g.seed, stream=True
+                    messages=messages, max_tokens=max_tokens, temperature=g.temperature, seed=g.seed, stream=True
                 ):
                     delta = chunk["choices"][0].get("delta", {}).get("content")
                     if delta:
@@ -77,7 +77,7 @@ def generate(params: dict[str, Any]) -> dict[str, Any]:
             reset = llm.reset
         else:
             def stream(messages: list[dict[str, str]]) -> Any:
-                return enclave.stream(messages, MAX_TOKENS)
+                return enclave.stream(messages, max_tokens)
 
             reset = enclave._llm.reset
         for size in params["sizes"]:

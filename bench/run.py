@@ -33,15 +33,15 @@ def plan(quick: bool, large: bool, docs: str, ingest_max_mb: int) -> list[tuple[
     shared = data.EXAMPLE_DOCS.is_dir() and not quick
     runs: list[tuple[str, str, dict[str, Any]]] = [
         ("ingest", "bench.stages:ingest",
-         {"docs": docs or (str(data.EXAMPLE_DOCS) if shared else ""), "files": 8, "max_file_mb": ingest_max_mb}),
-        ("embed", "bench.stages:embed", {"texts": 64 if quick else 512}),
+         {"docs": docs or (str(data.EXAMPLE_DOCS) if shared else ""), "files": 4 if quick else 8, "max_file_mb": ingest_max_mb}),
+        ("embed", "bench.stages:embed", {"texts": 32 if quick else 512}),
     ]
     for size in [1_000] if quick else [10_000, *([100_000] if large else [])]:
         runs.append((f"query {size // 1000}k", "bench.stages:query", {"size": size, "queries": 20 if quick else 200}))
     sizes = [256] if quick else [1024, 2048, 4096]
-    runs.append(("generate enclave", "bench.generation:generate", {"impl": "enclave", "sizes": sizes}))
-    runs.append(("generate raw", "bench.generation:generate", {"impl": "raw", "sizes": sizes}))
-    peer = {"docs": 30 if quick else 500, "queries": 10 if quick else 100}
+    runs.append(("generate enclave", "bench.generation:generate", {"impl": "enclave", "sizes": sizes, "max_tokens": 16 if quick else 64}))
+    runs.append(("generate raw", "bench.generation:generate", {"impl": "raw", "sizes": sizes, "max_tokens": 16 if quick else 64}))
+    peer = {"docs": 12 if quick else 500, "queries": 5 if quick else 100}
     runs.append(("peer enclave", "bench.peer:enclave", peer))
     runs.append(("peer llama-index", "bench.peer:llama_index", peer))
     return runs
