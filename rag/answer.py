@@ -100,7 +100,7 @@ class Answerer:
         """Yield text pieces as the model writes them, then the finished Answer."""
         t0 = time.perf_counter()
         try:
-            retrieval = self._retriever.retrieve(question, principal)
+            retrieval = self._retriever.retrieve(search_text(question, history), principal)
         except MissingPrincipal:
             self._record("denial", "(anonymous)", reason="question without a signed-in principal")
             raise
@@ -241,6 +241,13 @@ class Answerer:
             dropped_passages=dropped,
             timings=timings,
         )
+
+
+def search_text(question: str, history: Sequence[Message]) -> str:
+    """What to search for: a follow-up ("and how many can be carried over?") leans on the previous
+    question for its subject, so the last earlier user question is searched together with it."""
+    earlier = [m["content"] for m in history if m.get("role") == "user"]
+    return f"{earlier[-1]}\n{question}" if earlier else question
 
 
 class MarkerFilter:
