@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import gc
 import json
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -62,15 +64,18 @@ def snapshot(index: object) -> dict[str, tuple[object, list[float], list[int]]]:
     }
 
 
-_loaded: dict[str, object] = {}
+@pytest.fixture
+def models(ingested: Settings) -> Iterator[dict[str, object]]:
+    """The embedder and generator, loaded once per test and released before the interpreter exits."""
+    loaded: dict[str, object] = {"embedder": build_embedder(ingested), "generator": build_generator(ingested)}
+    yield loaded
+    loaded.clear()
+    gc.collect()
 
 
-def answers(settings: Settings, index: object) -> list[tuple[list[str], str]]:
-    """(retrieved ids, answer text) per question, through the real answer route (models loaded once)."""
-    if not _loaded:
-        _loaded.update(embedder=build_embedder(settings), generator=build_generator(settings))
-    embedder, generator = _loaded["embedder"], _loaded["generator"]
-    answerer = build_answerer(settings, index, embedder, generator)  # type: ignore[arg-type]
+def answers(settings: Settings, index: object, models: dict[str, object]) -> list[tuple[list[str], str]]:
+    """(retrieved ids, answer text) per question, through the real answer route."""
+    answerer = build_answerer(settings, index, models["embedder"], models["generator"])  # type: ignore[arg-type]
     principal = principal_for(policy_loader(settings)(), "tester")
     results = []
     for q in QUESTIONS:
@@ -79,14 +84,14 @@ def answers(settings: Settings, index: object) -> list[tuple[list[str], str]]:
     return results
 
 
-def test_round_trip_keeps_ids_payloads_and_answers(ingested: Settings, tmp_path: Path) -> None:
+def test_round_trip_keeps_ids_payloads_and_answers(ingested: Settings, tmp_path: Path, models: dict[str, object]) -> None:
     settings = ingested
     edge = EdgeIndex(settings.store_dir)
     meta = edge.read_meta()
     assert meta is not None
     edge.ensure(meta)
     before, counts = snapshot(edge), edge.counts()
-    before_answers = answers(settings, edge)
+    before_answers = answers(settings, edge, models)
     edge.close()
     assert "B214" in before_answers[1][1]
 
@@ -95,14 +100,14 @@ def test_round_trip_keeps_ids_payloads_and_answers(ingested: Settings, tmp_path:
     source.close()
     assert report.copied == len(before) and report.target_counts == counts and report.sampled == len(before)
     assert snapshot(server) == before
-    assert answers(settings, server) == before_answers  # same ids, same order, same words
+    assert answers(settings, server, models) == before_answers  # same ids, same order, same words
     server.close()
 
     back, source = EdgeIndex(tmp_path / "edge-again"), QdrantServerIndex("enclave", path=tmp_path / "qdrant")
     migrate(source, back)
     source.close()
     assert snapshot(back) == before and back.counts() == counts
-    assert answers(settings, back) == before_answers
+    assert answers(settings, back, models) == before_answers
     back.close()
 
 
