@@ -144,10 +144,12 @@ class EdgeIndex:
         sparse = q.Query.Nearest(q.SparseVector(query.sparse.indices, query.sparse.values), using=SPARSE_VECTOR)
         if query.fusion == "convex":
             dense_points, sparse_points = self._require().query_batch(
-                [
-                    q.QueryRequest(limit=query.prefetch, query=nearest, filter=label_filter, with_payload=True, with_vector=True)
-                    for nearest in (dense, sparse)
-                ]
+                q.QueryBatchRequest(
+                    [
+                        q.QueryRequest(limit=query.prefetch, query=nearest, filter=label_filter, with_payload=True, with_vector=True)
+                        for nearest in (dense, sparse)
+                    ]
+                )
             )
             by_id = {str(p.id): p for p in [*sparse_points, *dense_points]}
             fused = fuse_convex(
