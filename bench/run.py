@@ -26,7 +26,9 @@ if str(ROOT) not in sys.path:
 STAGES = ("ingest", "embed", "query", "generate", "peer", "ask")
 
 
-def plan(quick: bool, large: bool, docs: str, ingest_max_mb: int) -> list[tuple[str, str, dict[str, Any]]]:
+def plan(
+    quick: bool, large: bool, docs: str, ingest_max_mb: int, gen_sizes: str = "", peer_docs: int = 0, query_n: int = 0
+) -> list[tuple[str, str, dict[str, Any]]]:
     """(label, function, params) for every child run."""
     from bench import data
 
@@ -37,11 +39,11 @@ def plan(quick: bool, large: bool, docs: str, ingest_max_mb: int) -> list[tuple[
         ("embed", "bench.stages:embed", {"texts": 32 if quick else 512}),
     ]
     for size in [1_000] if quick else [10_000, *([100_000] if large else [])]:
-        runs.append((f"query {size // 1000}k", "bench.stages:query", {"size": size, "queries": 20 if quick else 200}))
-    sizes = [256] if quick else [1024, 2048, 4096]
+        runs.append((f"query {size // 1000}k", "bench.stages:query", {"size": size, "queries": query_n or (20 if quick else 200)}))
+    sizes = [int(x) for x in gen_sizes.split(",") if x] or ([256] if quick else [1024, 2048, 4096])
     runs.append(("generate enclave", "bench.generation:generate", {"impl": "enclave", "sizes": sizes, "max_tokens": 16 if quick else 64}))
     runs.append(("generate raw", "bench.generation:generate", {"impl": "raw", "sizes": sizes, "max_tokens": 16 if quick else 64}))
-    peer = {"docs": 12 if quick else 500, "queries": 5 if quick else 100}
+    peer = {"docs": peer_docs or (12 if quick else 500), "queries": 5 if quick else 100}
     runs.append(("peer enclave", "bench.peer:enclave", peer))
     runs.append(("peer llama-index", "bench.peer:llama_index", peer))
     return runs
@@ -116,6 +118,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--only", default="", help=f"comma-separated stages: {','.join(STAGES)}")
     parser.add_argument("--docs", default="", help="folder for the ingest stage (default: ../shared/data/example-docs)")
     parser.add_argument("--ingest-max-mb", type=int, default=200, help="files above this size are skipped (counted)")
+    parser.add_argument("--gen-sizes", default="", help="prompt sizes in tokens, e.g. 1024,2048,4096")
+    parser.add_argument("--peer-docs", type=int, default=0, help="documents for the peer baseline (default 500)")
+    parser.add_argument("--query-n", type=int, default=0, help="queries per size in the query stage (default 200)")
     parser.add_argument("--out", default=str(ROOT / "bench" / "results.json"), help="where the JSON goes")
     parser.add_argument("--stage", help=argparse.SUPPRESS)
     parser.add_argument("--params", help=argparse.SUPPRESS)
@@ -131,7 +136,7 @@ def main(argv: list[str] | None = None) -> int:
     failed = 0
     with tempfile.TemporaryDirectory() as tmp_dir:
         tmp = Path(tmp_dir)
-        for label, target, params in plan(args.quick, args.large, args.docs, args.ingest_max_mb):
+        for label, target, params in plan(args.quick, args.large, args.docs, args.ingest_max_mb, args.gen_sizes, args.peer_docs, args.query_n):
             if only and label.split()[0] not in only:
                 continue
             out = tmp / f"{label.replace(' ', '_')}.json"
