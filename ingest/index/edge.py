@@ -146,18 +146,19 @@ class EdgeIndex:
             dense_points, sparse_points = self._require().query_batch(
                 q.QueryBatchRequest(
                     [
-                        q.QueryRequest(limit=query.prefetch, query=nearest, filter=label_filter, with_payload=True, with_vector=True)
+                        q.QueryRequest(limit=query.prefetch, query=nearest, filter=label_filter, with_payload=False, with_vector=False)
                         for nearest in (dense, sparse)
                     ]
                 )
             )
-            by_id = {str(p.id): p for p in [*sparse_points, *dense_points]}
             fused = fuse_convex(
                 [(str(p.id), float(p.score)) for p in dense_points],
                 [(str(p.id), float(p.score)) for p in sparse_points],
                 query.weights,
-            )
-            return [self._hit(query, by_id[pid], score) for pid, score in fused[: query.limit]]
+            )[: query.limit]
+            # Payloads and vectors only for the winners: the candidates' vectors cost more than the search.
+            by_id = {str(r.id): r for r in self._require().retrieve([pid for pid, _ in fused], True, True)}
+            return [self._hit(query, by_id[pid], score) for pid, score in fused]
         points = self._require().query(
             q.QueryRequest(
                 limit=query.limit,
