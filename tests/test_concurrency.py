@@ -9,7 +9,6 @@ import subprocess
 import sys
 import time
 from pathlib import Path
-from typing import Any
 
 from enclave.settings import Settings
 from ingest.schema import doc_id

@@ -15,7 +15,6 @@ from enclave.settings import Settings
 from tests.corpus import write_docx, write_pdf, write_xlsx
 from ingest.manifest import Manifest
 from ingest.pipeline import verify
-from ingest.schema import doc_id
 
 # No MSG writer exists in Python (python-oxmsg and olefile only read), so the `../` attachment
 # name is tried through an EML attachment instead; attachments are never written (process_attachments=False).
