@@ -276,16 +276,9 @@ def test_the_full_answer_route_leaks_nothing_on_a_sample(world: World, index: An
     assert open_audit_log(world.settings).verify().ok
 
 
-CONVEX_BROKEN = pytest.mark.xfail(
-    raises=TypeError, strict=False,
-    reason="EdgeIndex convex fusion passes a list to query_batch (qdrant-edge wants QueryBatchRequest); "
-    "a leak would still fail this case with an AssertionError",
-)
-
-
 @pytest.mark.parametrize(
     "fusion,weights",
-    [("rrf", (1.0, 0.0)), ("rrf", (0.0, 1.0)), ("rrf", (1.0, 1.0)), pytest.param("convex", (0.5, 0.5), marks=CONVEX_BROKEN)],
+    [("rrf", (1.0, 0.0)), ("rrf", (0.0, 1.0)), ("rrf", (1.0, 1.0)), ("convex", (0.5, 0.5))],
 )
 def test_every_retrieval_path_applies_the_filter(world: World, index: Any, fusion: str, weights: tuple[float, float]) -> None:
     """Dense-only, sparse-only, RRF hybrid and convex fusion all search inside the label filter."""

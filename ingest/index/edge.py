@@ -206,7 +206,8 @@ class EdgeIndex:
         if chunks == 0:
             return 0, 0
         facet = shard.facet(q.FacetRequest(key="doc_id", limit=10_000_000, exact=True))
-        return len(facet.hits), chunks
+        # The facet keeps values of deleted points with count 0; only live documents count.
+        return sum(1 for h in facet.hits if h.count > 0), chunks
 
     def _scroll(self, flt: Any, with_payload: bool = True) -> list[Any]:
         import qdrant_edge as q

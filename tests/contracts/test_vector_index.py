@@ -78,27 +78,6 @@ def queries(embedder: SentenceTransformerEmbedder) -> list[tuple[list[float], ob
     return [(embedder.embed_query(q), bm25.embed_query(q)) for q in QUERIES]
 
 
-@pytest.fixture(scope="module")
-def edge_convex_broken(tmp_path_factory: pytest.TempPathFactory, corpus_chunks: list[EmbeddedChunk], queries) -> bool:
-    """Known bug probe: EdgeIndex's convex path passes a list where qdrant_edge wants a QueryBatchRequest."""
-    index = EdgeIndex(tmp_path_factory.mktemp("probe"))
-    index.ensure(IndexMeta(schema_version=SCHEMA_VERSION, embedding_model="probe", embedding_dim=len(corpus_chunks[0].dense)))
-    index.upsert(corpus_chunks[:2])
-    try:
-        index.query(hybrid(queries[0], ALL_LABELS, fusion="convex"))
-        return False
-    except TypeError as exc:
-        return "QueryBatchRequest" in str(exc)
-    finally:
-        index.close()
-
-
-def skip_known_edge_bug(adapter: str, fusion: str, broken: bool) -> None:
-    """Mark the Edge convex cases expected-to-fail while the probe finds the bug; they run again once fixed."""
-    if adapter == "edge" and fusion == "convex" and broken:
-        pytest.xfail("ingest/index/edge.py: query_batch([...]) must be query_batch(q.QueryBatchRequest([...]))")
-
-
 Factory = Callable[[Path], VectorIndex]
 ADAPTERS: dict[str, Factory] = {
     "edge": lambda path: EdgeIndex(path / "edge"),
@@ -175,9 +154,8 @@ def test_payload_round_trips_exactly(make_index, embedder, corpus_chunks, querie
 
 @pytest.mark.parametrize("fusion", ["rrf", "convex"])
 def test_label_filter_is_applied_inside_the_query(
-    make_index, embedder, corpus_chunks, queries, fusion, request, edge_convex_broken
+    make_index, embedder, corpus_chunks, queries, fusion
 ) -> None:
-    skip_known_edge_bug(request.node.callspec.params["make_index"], fusion, edge_convex_broken)
     index = filled(make_index, embedder, corpus_chunks)
     for allowed in (frozenset({"internal"}), frozenset({"clinical"}), frozenset({"internal", "clinical"})):
         for v in queries:
@@ -211,11 +189,7 @@ def test_delete_and_relabel(make_index, embedder, corpus_chunks, queries) -> Non
     assert all(h.chunk.chunk_id not in mri for h in index.query(hybrid(queries[1], ALL_LABELS, limit=20)))
 
 
-def test_document_count_drops_when_a_document_is_deleted(make_index, embedder, corpus_chunks, request) -> None:
-    if "edge" in request.node.callspec.id:
-        # Qdrant Edge's facet keeps deleted values with count=0 and EdgeIndex.counts() counts them.
-        # Fix in ingest/index/edge.py: count only facet hits with count > 0 (then drop this marker).
-        request.applymarker(pytest.mark.xfail(strict=True, reason="EdgeIndex.counts counts zero-count facet hits"))
+def test_document_count_drops_when_a_document_is_deleted(make_index, embedder, corpus_chunks) -> None:
     index = filled(make_index, embedder, corpus_chunks)
     index.delete([c.chunk.chunk_id for c in corpus_chunks if c.chunk.source == "clinical/mri.html"])
     assert index.counts()[0] == len(DOCS) - 1
@@ -230,9 +204,8 @@ def test_reopen_keeps_everything(make_index, embedder, corpus_chunks) -> None:
 
 
 @pytest.mark.parametrize("fusion", ["rrf", "convex"])
-def test_both_adapters_return_the_same_ids(tmp_path, embedder, corpus_chunks, queries, fusion, edge_convex_broken) -> None:
+def test_both_adapters_return_the_same_ids(tmp_path, embedder, corpus_chunks, queries, fusion) -> None:
     """Congruence: the same chunks and queries give the same ranked ids (and fused scores) on Edge and qdrant-client."""
-    skip_known_edge_bug("edge", fusion, edge_convex_broken)
     results = {}
     for name, factory in ADAPTERS.items():
         index = factory(tmp_path)
