@@ -79,7 +79,7 @@ def ask(
     json_out: JsonOption = False,
 ) -> None:
     """Answer QUESTION from the documents USER may read, with numbered citations."""
-    from enclave.wiring import build_answerer, build_embedder, build_generator, default_user, open_index
+    from enclave.wiring import build_answerer, build_embedder, build_generator, default_user, shared_index
     from rag.answer import Answer
 
     settings = _settings()
@@ -87,7 +87,7 @@ def ask(
         raise RagError("the question is empty", hint='ask something, e.g. enclave ask "What is the leave policy?"')
     principal = _principal_or_denial(settings, user or default_user())
     embedder = build_embedder(settings)
-    index = open_index(settings, embedder)
+    index = shared_index(settings, embedder)  # waits while a sync holds the embedded store
     try:
         answerer = build_answerer(settings, index, embedder, build_generator(settings))
         answer = None
@@ -133,12 +133,12 @@ def _one_line(text: str, limit: int) -> str:
 @app.command()
 def status(json_out: JsonOption = False) -> None:
     """Show the index: documents, chunks, models and where everything lives."""
-    from enclave.wiring import build_embedder, build_generator, open_index
+    from enclave.wiring import build_embedder, build_generator, shared_index
     from ingest.manifest import Manifest
 
     settings = _settings()
     embedder = build_embedder(settings)
-    index = open_index(settings, embedder)
+    index = shared_index(settings, embedder)  # waits while a sync holds the embedded store
     try:
         documents, chunks = index.counts()
     finally:

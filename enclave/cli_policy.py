@@ -87,7 +87,7 @@ def apply(
     json_out: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
 ) -> None:
     """Recompute every document's labels from the policy and update the index (no re-embedding)."""
-    from enclave.wiring import build_embedder, default_user, open_audit_log, open_index
+    from enclave.wiring import build_embedder, default_user, index_session, open_audit_log
     from ingest.errors import IngestError
     from ingest.manifest import Manifest
     from ingest.relabel import relabel
@@ -102,15 +102,15 @@ def apply(
     previous = applied.read_text().strip() if applied.exists() else ""
     if previous != policy.version:
         audit.append("policy_change", actor, old_version=previous or None, new_version=policy.version)
-    index = open_index(settings, build_embedder(settings))
     manifest = Manifest(settings.manifest_path)
     try:
-        if not hasattr(index, "set_labels"):
-            raise IngestError("this index backend cannot update labels in place", hint="re-ingest to apply the policy")
-        report = relabel(manifest, index, lambda source: labels_for(policy, source))  # type: ignore[arg-type]
+        # One store session for the whole relabel: every chunk changes in one consistent step.
+        with index_session(settings, build_embedder(settings)) as index:
+            if not hasattr(index, "set_labels"):
+                raise IngestError("this index backend cannot update labels in place", hint="re-ingest to apply the policy")
+            report = relabel(manifest, index, lambda source: labels_for(policy, source))  # type: ignore[arg-type]
     finally:
         manifest.close()
-        index.close()
     audit.append("policy_apply", actor, policy_version=policy.version, **report.to_dict())
     applied.write_text(policy.version + "\n")
     if json_out:

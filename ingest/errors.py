@@ -114,3 +114,9 @@ class NotUtf8(ParseFailed):
     """A plain-text file that is not UTF-8, and no legacy encoding is configured."""
 
     code = "encoding"
+
+
+class UnsafeContent(IngestError):
+    """The file asks its parser to pull in other files (org/rst include directives)."""
+
+    code = "unsafe_include"

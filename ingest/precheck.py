@@ -3,16 +3,22 @@
 from __future__ import annotations
 
 import codecs
+import re
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from ingest.errors import Corrupt, DecompressionBomb, Encrypted, NotUtf8, TooManyPages
+from ingest.errors import Corrupt, DecompressionBomb, Encrypted, NotUtf8, TooManyPages, UnsafeContent
 
 ZIP_CONTAINERS = frozenset({".docx", ".pptx", ".xlsx", ".odt", ".epub"})
 MARKUP = frozenset({".xml", ".html", ".htm", ".xhtml"})
 PLAIN_TEXT = frozenset({".txt", ".text", ".md", ".markdown", ".csv", ".tsv", ".rst", ".org", ".json", ".ndjson"})
 _SNIFF = 65536
+# pandoc follows these and would copy any readable file on the machine into the index.
+_INCLUDE_DIRECTIVES = {
+    ".org": re.compile(rb"^[ \t]*#\+(include|setupfile)\s*:", re.IGNORECASE | re.MULTILINE),
+    ".rst": re.compile(rb"^[ \t]*\.\.[ \t]+(include|literalinclude|raw|csv-table|image|figure)[ \t]*::", re.IGNORECASE | re.MULTILINE),
+}
 _BOMS = (b"\xef\xbb\xbf", b"\xff\xfe", b"\xfe\xff")
 
 
@@ -39,6 +45,7 @@ def precheck(path: Path, limits: ParseLimits) -> None:
             raise Corrupt("XML entity declarations (the billion-laughs pattern)", hint="remove the DTD from the file")
     elif suffix in PLAIN_TEXT:
         _check_text(path)
+        _check_includes(path, suffix)
         if not limits.text_encoding and not is_utf8(path):
             raise NotUtf8(
                 "plain text that is not UTF-8 (its encoding cannot be told reliably)",
@@ -136,6 +143,19 @@ def _check_zip(path: Path, suffix: str, limits: ParseLimits) -> None:
                         )
     except zipfile.BadZipFile as exc:
         raise Corrupt(f"not a valid {suffix} (zip) container: {exc}", hint="the extension may be wrong") from exc
+
+
+def _check_includes(path: Path, suffix: str) -> None:
+    directive = _INCLUDE_DIRECTIVES.get(suffix)
+    if directive is None:
+        return
+    with open(path, "rb") as f:
+        found = directive.search(f.read(64 << 20))
+    if found:
+        raise UnsafeContent(
+            f"'{found.group(0).decode(errors='replace').strip()}' directive would make the parser read other files",
+            hint="remove the include directive, or export the document to PDF/HTML",
+        )
 
 
 def _check_text(path: Path) -> None:

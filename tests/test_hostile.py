@@ -30,6 +30,8 @@ EXPECTED = {
     "huge.txt": "too_large",  # 8 GiB, sparse: never read
     "binary.txt": "corrupt",  # binary bytes behind a .txt extension
     "cafe.txt": "encoding",  # cp1252 text: refused, since guessing gave cp1250 mojibake
+    "include.rst": "unsafe_include",  # pandoc would copy the included file into the index
+    "include.org": "unsafe_include",
 }
 GOOD = ("good.pdf", "good.docx", "notes.md", "mail.eml")
 EVIL_NAME = "enclave-escaped.txt"
@@ -113,6 +115,10 @@ def build_corpus(root: Path) -> None:
     with open(root / "huge.txt", "wb") as f:
         f.truncate(8 << 30)
     (root / "binary.txt").write_bytes(bytes(range(256)) * 64)
+    secret = root.parent / "outside-secret.txt"
+    secret.write_text("OUTSIDE-SECRET-CANARY\n")
+    (root / "include.rst").write_text(f"Title\n=====\n\n.. include:: {secret}\n")
+    (root / "include.org").write_text(f"* Notes\n#+INCLUDE: \"{secret}\"\n")
 
 
 def _snapshot(top: Path, skip: Path) -> set[str]:
