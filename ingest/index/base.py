@@ -2,11 +2,18 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
-from ingest.schema import Chunk, EmbeddedChunk, IndexMeta, SparseVec
+from ingest.errors import IndexMismatch
+from ingest.schema import SCHEMA_VERSION, Chunk, EmbeddedChunk, IndexMeta, SparseVec
+
+REBUILD_HINT = (
+    "rebuild from the originals: move ENCLAVE_HOME/index and ENCLAVE_HOME/manifest.sqlite aside, "
+    "then run enclave ingest (documents are never modified)"
+)
 
 
 @dataclass(frozen=True)
@@ -75,3 +82,27 @@ def fuse_convex(
         for point_id, score in results:
             fused[point_id] = fused.get(point_id, 0.0) + weight * (score - low) / span
     return sorted(fused.items(), key=lambda item: (-item[1], item[0]))
+
+
+def check_meta(stored: IndexMeta, wanted: IndexMeta, where: str) -> None:
+    """Refuse an index built with another schema or embedding model (it would give nonsense results)."""
+    if stored.schema_version != SCHEMA_VERSION:
+        raise IndexMismatch(
+            f"{where} has schema v{stored.schema_version} but this Enclave writes v{SCHEMA_VERSION}",
+            hint=REBUILD_HINT,
+        )
+    if stored.embedding_model != wanted.embedding_model or stored.embedding_dim != wanted.embedding_dim:
+        raise IndexMismatch(
+            f"{where} was built with {stored.embedding_model} ({stored.embedding_dim}-d) "
+            f"but settings name {wanted.embedding_model} ({wanted.embedding_dim}-d)",
+            hint="set embedding.model_id back, or " + REBUILD_HINT,
+        )
+
+
+def cosine(a: Sequence[float], b: Sequence[float]) -> float:
+    """Cosine similarity; 0 for empty or mismatched vectors."""
+    if len(a) != len(b) or not a:
+        return 0.0
+    dot = sum(x * y for x, y in zip(a, b, strict=True))
+    na, nb = math.sqrt(sum(x * x for x in a)), math.sqrt(sum(y * y for y in b))
+    return dot / (na * nb) if na and nb else 0.0

@@ -3,18 +3,16 @@
 from __future__ import annotations
 
 import json
-import math
 import os
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
-from ingest.errors import IndexLocked, IndexMismatch
-from ingest.index.base import Hit, HybridQuery, fuse_convex
+from ingest.errors import IndexLocked
+from ingest.index.base import Hit, HybridQuery, check_meta, cosine, fuse_convex
 from ingest.schema import (
     DENSE_VECTOR,
     INDEXED_KEYWORD_FIELDS,
-    SCHEMA_VERSION,
     SPARSE_VECTOR,
     Chunk,
     EmbeddedChunk,
@@ -42,7 +40,7 @@ class EdgeIndex:
         """Create the shard with `meta`, or open it and check the embedder and schema match."""
         meta_path = self._path / META_FILE
         if meta_path.exists():
-            _check_meta(json.loads(meta_path.read_text()), meta)
+            check_meta(IndexMeta(**json.loads(meta_path.read_text())), meta, f"the index at {self._path}")
         # Edge takes its own lock only when it reaches the WAL, after loading (and possibly
         # repairing) segment files: a second process's attempt could damage the holder's files.
         # Every Enclave process takes this lock first, so a second one never touches the shard.
@@ -182,7 +180,7 @@ class EdgeIndex:
         return Hit(
             chunk=Chunk.from_payload(point.payload or {}),
             score=score,
-            dense_score=_cosine(query.dense, vectors.get(DENSE_VECTOR) or []),
+            dense_score=cosine(query.dense, vectors.get(DENSE_VECTOR) or []),
             sparse_score=matched / max(1, len(query_terms)),
         )
 
@@ -282,26 +280,3 @@ def _open(opener: Any, path: Path) -> Any:
                 hint="stop the other process (or wait for the running ingest to finish) and retry",
             ) from exc
         raise
-
-
-def _check_meta(stored: dict[str, Any], wanted: IndexMeta) -> None:
-    if stored.get("schema_version") != SCHEMA_VERSION:
-        raise IndexMismatch(
-            f"index schema v{stored.get('schema_version')} but this Enclave writes v{SCHEMA_VERSION}",
-            hint="rebuild the index: enclave index rebuild",
-        )
-    if stored.get("embedding_model") != wanted.embedding_model or stored.get("embedding_dim") != wanted.embedding_dim:
-        raise IndexMismatch(
-            f"index was built with {stored.get('embedding_model')} ({stored.get('embedding_dim')}-d) "
-            f"but settings name {wanted.embedding_model} ({wanted.embedding_dim}-d)",
-            hint="set embedding.model_id back, or rebuild the index with the new model",
-        )
-
-
-def _cosine(a: Sequence[float], b: Sequence[float]) -> float:
-    if not a or not b:
-        return 0.0
-    dot = sum(x * y for x, y in zip(a, b, strict=False))
-    na = math.sqrt(sum(x * x for x in a))
-    nb = math.sqrt(sum(y * y for y in b))
-    return dot / (na * nb) if na and nb else 0.0

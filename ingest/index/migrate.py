@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ingest.errors import IngestError
+from ingest.index.base import cosine
 from ingest.schema import DENSE_VECTOR, SPARSE_VECTOR, Chunk, EmbeddedChunk, IndexMeta, SparseVec
 
 _BATCH = 256
@@ -102,7 +103,7 @@ def verify_sample(source: Any, target: Any, sample: int) -> int:
             raise MigrationFailed(f"chunk {cid} is missing from the target", hint="run the migration again")
         if a.chunk != b.chunk:
             raise MigrationFailed(f"chunk {cid} has a different payload in the target", hint="run the migration again")
-        if _cosine(a.dense, b.dense) < _MIN_COSINE or not _same_sparse(a.sparse, b.sparse):
+        if cosine(a.dense, b.dense) < _MIN_COSINE or not _same_sparse(a.sparse, b.sparse):
             raise MigrationFailed(f"chunk {cid} has different vectors in the target", hint="run the migration again")
     return len(picked)
 
@@ -132,11 +133,3 @@ def _from_record(point_id: Any, payload: dict[str, Any], vectors: dict[str, Any]
 def _same_sparse(a: SparseVec, b: SparseVec) -> bool:
     pa, pb = dict(zip(a.indices, a.values, strict=True)), dict(zip(b.indices, b.values, strict=True))
     return pa.keys() == pb.keys() and all(abs(pa[k] - pb[k]) <= _SPARSE_TOL for k in pa)
-
-
-def _cosine(a: Sequence[float], b: Sequence[float]) -> float:
-    if len(a) != len(b) or not a:
-        return 0.0
-    dot = sum(x * y for x, y in zip(a, b, strict=True))
-    na, nb = math.sqrt(sum(x * x for x in a)), math.sqrt(sum(y * y for y in b))
-    return dot / (na * nb) if na and nb else 0.0

@@ -8,11 +8,10 @@ from pathlib import Path
 from typing import Any
 
 from ingest.errors import IndexLocked, IndexMismatch, IngestError
-from ingest.index.base import Hit, HybridQuery, fuse_convex
+from ingest.index.base import Hit, HybridQuery, check_meta, cosine, fuse_convex
 from ingest.schema import (
     DENSE_VECTOR,
     INDEXED_KEYWORD_FIELDS,
-    SCHEMA_VERSION,
     SPARSE_VECTOR,
     Chunk,
     EmbeddedChunk,
@@ -79,7 +78,7 @@ class QdrantServerIndex:
         client = self._connect()
         stored = self.read_meta()
         if stored is not None:
-            _check_meta(stored, meta, self.where)
+            check_meta(stored, meta, self.where)
             return
         if self._call(lambda: client.collection_exists(self._collection)):
             raise IndexMismatch(
@@ -343,7 +342,7 @@ def _hit(query: HybridQuery, point: Any, score: float) -> Hit:
     return Hit(
         chunk=Chunk.from_payload(point.payload or {}),
         score=score,
-        dense_score=_cosine(query.dense, vectors.get(DENSE_VECTOR) or []),
+        dense_score=cosine(query.dense, vectors.get(DENSE_VECTOR) or []),
         sparse_score=matched / max(1, len(query_terms)),
     )
 
@@ -355,26 +354,3 @@ def _embedded(point_id: Any, payload: dict[str, Any], vectors: dict[str, Any]) -
         dense=list(vectors.get(DENSE_VECTOR) or []),
         sparse=SparseVec(list(sparse.indices), list(sparse.values)) if sparse is not None else SparseVec([], []),
     )
-
-
-def _check_meta(stored: IndexMeta, wanted: IndexMeta, where: str) -> None:
-    if stored.schema_version != SCHEMA_VERSION:
-        raise IndexMismatch(
-            f"{where} has schema v{stored.schema_version} but this Enclave writes v{SCHEMA_VERSION}",
-            hint="rebuild the index: enclave index rebuild",
-        )
-    if stored.embedding_model != wanted.embedding_model or stored.embedding_dim != wanted.embedding_dim:
-        raise IndexMismatch(
-            f"{where} was built with {stored.embedding_model} ({stored.embedding_dim}-d) "
-            f"but settings name {wanted.embedding_model} ({wanted.embedding_dim}-d)",
-            hint="set embedding.model_id back, or rebuild the index with the new model",
-        )
-
-
-def _cosine(a: Sequence[float], b: Sequence[float]) -> float:
-    if not a or not b:
-        return 0.0
-    dot = sum(x * y for x, y in zip(a, b, strict=False))
-    na = math.sqrt(sum(x * x for x in a))
-    nb = math.sqrt(sum(y * y for y in b))
-    return dot / (na * nb) if na and nb else 0.0
