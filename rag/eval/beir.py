@@ -13,7 +13,7 @@ from typing import Any
 from enclave.settings import Settings
 from ingest.pipeline import Progress
 from rag.eval.errors import EvalError
-from rag.eval.metrics import Qrels, dedupe_docs, evaluate
+from rag.eval.metrics import dedupe_docs, evaluate
 from rag.eval.scratch import EVAL_USER, EvalDoc, Scratch, ingest_scratch, prepare, scratch_summary
 
 DEPTH = 100  # documents ranked per query (Recall@100)
