@@ -54,8 +54,6 @@ def last_answer(driver: Any) -> str:
     return str(driver.execute_script(ANSWER_STATE_JS, n)["text"])
 
 
-
-
 def browser_available() -> bool:
     """Whether Debian's chromium and chromium-driver are installed."""
     return Path(CHROMIUM).exists() and Path(CHROMEDRIVER).exists()
@@ -138,6 +136,12 @@ def wait_text(driver: Any, css: str, text: str, timeout: float = 30) -> Any:
 
     WebDriverWait(driver, timeout).until(ec.text_to_be_present_in_element((By.CSS_SELECTOR, css), text))
     return driver.find_element(By.CSS_SELECTOR, css)
+
+
+def click(driver: Any, element: Any) -> None:
+    """Click `element` after scrolling it to the middle of the window, clear of the pinned chat input."""
+    driver.execute_script("arguments[0].scrollIntoView({block: 'center'});", element)
+    element.click()
 
 
 def sign_in(driver: Any, url: str, user: str, password: str) -> None:

@@ -48,7 +48,7 @@ def test_sign_in_ask_and_open_the_cited_passage(served: tuple[str, Path]) -> Non
         assert "27" in answer and "[1]" in answer, answer
         source = driver.find_element(By.CSS_SELECTOR, '[data-testid="stChatMessage"] [data-testid="stExpander"] summary')
         assert "leave-policy.docx" in source.text
-        source.click()
+        browser.click(driver, source)
         passage = browser.wait_text(driver, '[data-testid="stExpanderDetails"]', "27 days of annual leave")
         assert "docs/hr/leave-policy.docx" in passage.text
         driver.save_screenshot(str(ARTIFACTS / "ui-cited-answer.png"))
@@ -59,7 +59,7 @@ def test_sign_in_ask_and_open_the_cited_passage(served: tuple[str, Path]) -> Non
         sources = driver.find_elements(By.CSS_SELECTOR, '[data-testid="stChatMessage"] [data-testid="stExpander"] summary')
         parking = [s for s in sources if "parking.md" in s.text]
         assert parking, [s.text for s in sources]
-        parking[-1].click()
+        browser.click(driver, parking[-1])
         browser.wait_text(driver, "body", "Visitor parking is in garage B")
         driver.save_screenshot(str(ARTIFACTS / "ui-hostile-passage.png"))
         assert not driver.find_elements(By.CSS_SELECTOR, 'img[src*="203.0.113.9"]')
