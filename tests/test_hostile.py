@@ -12,12 +12,12 @@ from pathlib import Path
 import pytest
 
 from enclave.settings import Settings
-from tests.corpus import write_docx, write_pdf, write_xlsx
+from tests.corpus import write_docx, write_msg, write_pdf, write_xlsx
 from ingest.manifest import Manifest
 from ingest.pipeline import verify
 
-# No MSG writer exists in Python (python-oxmsg and olefile only read), so the `../` attachment
-# name is tried through an EML attachment instead; attachments are never written (process_attachments=False).
+# The `../` attachment name is tried in an Outlook MSG (tests.corpus.write_msg) and in an EML; both mails
+# are good files: their bodies are indexed and their attachments are never written (process_attachments=False).
 EXPECTED = {
     "zero.pdf": "empty",
     "truncated.pdf": "corrupt",
@@ -33,8 +33,9 @@ EXPECTED = {
     "include.rst": "unsafe_include",  # pandoc would copy the included file into the index
     "include.org": "unsafe_include",
 }
-GOOD = ("good.pdf", "good.docx", "notes.md", "mail.eml")
+GOOD = ("good.pdf", "good.docx", "notes.md", "mail.eml", "rota.msg", "visitors.msg")
 EVIL_NAME = "enclave-escaped.txt"
+ROTA_BODY = "Night shift swaps are agreed with the duty manager by Thursday."
 
 
 def circular_pdf() -> bytes:
@@ -99,6 +100,8 @@ def build_corpus(root: Path) -> None:
     mail.set_content("The weekend rota is posted on Fridays.")
     mail.add_attachment(b"escaped!", maintype="text", subtype="plain", filename=f"../../../{EVIL_NAME}")
     (root / "mail.eml").write_bytes(mail.as_bytes())
+    write_msg(root / "rota.msg", "Night rota", ROTA_BODY, attachments=[(f"../../../{EVIL_NAME}", b"escaped!")])
+    write_msg(root / "visitors.msg", "Visitors", "Visitors are escorted beyond reception at all times.")
 
     (root / "zero.pdf").write_bytes(b"")
     data = good_pdf.read_bytes()
@@ -156,8 +159,27 @@ def test_hostile_corpus(settings: Settings, tmp_path: Path, monkeypatch: pytest.
         assert {s for s, r in records.items() if r.status == "failed"} == {f"share/{n}" for n in EXPECTED}
         assert {s for s, r in records.items() if r.status == "ingested"} == {f"share/{n}" for n in GOOD}
         assert all(records[f"share/{n}"].error_code == code for n, code in EXPECTED.items())
+        assert ROTA_BODY in " ".join(c.text for c in index.chunks_of(records["share/rota.msg"].doc_id))
     finally:
         manifest.close()
+
+
+def test_the_msg_writer_makes_an_outlook_file_that_unstructured_and_oxmsg_read(tmp_path: Path) -> None:
+    """The corpus' .msg is a real compound file: the product's parser reads its body, python-oxmsg its attachment."""
+    import olefile
+    from oxmsg import Message
+
+    from ingest.parse import parse_file
+
+    path = write_msg(tmp_path / "rota.msg", "Night rota", ROTA_BODY, "ops@example.org", [(f"../../../{EVIL_NAME}", b"escaped!")])
+    assert olefile.isOleFile(str(path))
+    parsed = parse_file(path)
+    assert [e.text for e in parsed.elements] == [ROTA_BODY]
+    msg = Message.load(str(path))
+    assert (msg.message_class, msg.subject, msg.body, msg.sender) == ("IPM.Note", "Night rota", ROTA_BODY, '"ops@example.org" <ops@example.org>')
+    [attachment] = msg.attachments
+    assert (attachment.file_name, attachment.file_bytes, attachment.attached_by_value) == (f"../../../{EVIL_NAME}", b"escaped!", True)
+    assert not list(tmp_path.parent.rglob(EVIL_NAME))
 
 
 def test_a_declared_legacy_encoding_decodes_non_utf8_text(tmp_path: Path) -> None:
