@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from functools import partial
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -62,11 +63,14 @@ def explain(
     settings = _settings(policy_dir)
     policy = load_policy(settings.policy_dir)
     documents: list[tuple[str, tuple[str, ...]]] = []
+    metadata: dict[str, dict[str, str]] = {}
     if settings.manifest_path.exists():
         manifest = Manifest(settings.manifest_path)
-        documents = [(r.source, r.labels) for r in manifest.all() if r.status == "ingested"]
+        records = [r for r in manifest.all() if r.status == "ingested"]
         manifest.close()
-    result = explain_user(policy, user, documents)
+        documents = [(r.source, r.labels) for r in records]
+        metadata = {r.source: r.metadata for r in records}
+    result = explain_user(policy, user, documents, metadata)
     open_audit_log(settings).append(
         "admin_action", default_user(), action="policy_explain", subject=user, policy_version=policy.version
     )
@@ -74,7 +78,11 @@ def explain(
         print(json.dumps({
             "user": result.user, "known": result.known, "groups": dict(result.groups), "labels": dict(result.labels),
             "denied_labels": result.denied_labels,
-            "documents": [{"source": s, "allowed": d.allowed, "reason": d.reason} for s, d in result.documents],
+            "documents": [
+                {"source": s, "allowed": d.allowed, "reason": d.reason, "labelled_by": result.label_rules.get(s, []),
+                 **({"pending_labels": list(result.pending[s])} if s in result.pending else {})}
+                for s, d in result.documents
+            ],
         }))
         return
     for line in result.lines():
@@ -108,7 +116,7 @@ def apply(
         with index_session(settings, build_embedder(settings)) as index:
             if not hasattr(index, "set_labels"):
                 raise IngestError("this index backend cannot update labels in place", hint="re-ingest to apply the policy")
-            report = relabel(manifest, index, lambda source: labels_for(policy, source))  # type: ignore[arg-type]
+            report = relabel(manifest, index, partial(labels_for, policy))  # type: ignore[arg-type]
     finally:
         manifest.close()
     audit.append("policy_apply", actor, policy_version=policy.version, **report.to_dict())

@@ -6,6 +6,7 @@ import getpass
 import os
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from functools import partial
 from pathlib import Path
 
 from enclave.settings import DEFAULT_MODEL_NAME, DEFAULT_MODEL_SHA256, Settings
@@ -154,7 +155,7 @@ def ingest_deps(settings: Settings, index: VectorIndex, embedder: SentenceTransf
         embedder=embedder,
         sparse=Bm25Encoder(),
         parse=parse_file,
-        labeler=lambda source: labels_for(policy, source),
+        labeler=partial(labels_for, policy),  # (source, file metadata) -> labels
         max_tokens=settings.chunking.max_tokens,
         overlap_tokens=settings.chunking.overlap_tokens,
         max_file_bytes=settings.ingest.max_file_mb * 1024 * 1024,

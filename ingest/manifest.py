@@ -6,7 +6,7 @@ import json
 import sqlite3
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 _SCHEMA = """
@@ -24,7 +24,8 @@ CREATE TABLE IF NOT EXISTS documents (
     pages       INTEGER,
     title       TEXT,
     labels      TEXT NOT NULL,          -- JSON list
-    updated_at  TEXT NOT NULL
+    updated_at  TEXT NOT NULL,
+    metadata    TEXT NOT NULL DEFAULT '{}'  -- JSON object: the file's own properties, for relabelling
 );
 -- Write intent: staged before any index write, cleared in the same transaction that settles
 -- the documents row. A row left here means a sync died mid-write; the next sync resolves it.
@@ -55,6 +56,9 @@ class DocumentRecord:
     title: str | None
     labels: tuple[str, ...]
     updated_at: str
+    # The document's own properties (ingest.docmeta) that metadata label rules match; kept so a
+    # policy change relabels without re-parsing.
+    metadata: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -76,24 +80,25 @@ class Manifest:
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=FULL")
         self._db.executescript(_SCHEMA)
+        self._migrate()
 
     def get(self, source: str) -> DocumentRecord | None:
         """The record for `source`, if any."""
-        row = self._db.execute("SELECT * FROM documents WHERE source = ?", (source,)).fetchone()
+        row = self._db.execute(_SELECT + " WHERE source = ?", (source,)).fetchone()
         return _record(row) if row else None
 
     def all(self) -> list[DocumentRecord]:
         """Every record, by source."""
-        return [_record(r) for r in self._db.execute("SELECT * FROM documents ORDER BY source")]
+        return [_record(r) for r in self._db.execute(_SELECT + " ORDER BY source")]
 
     def put(self, rec: DocumentRecord) -> None:
         """Insert or replace a record (one atomic statement)."""
         self._db.execute(
-            "INSERT OR REPLACE INTO documents VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+            f"INSERT OR REPLACE INTO documents ({', '.join(_COLUMNS)}) VALUES ({','.join('?' * len(_COLUMNS))})",
             (
                 rec.source, rec.doc_id, rec.path, rec.sha256, rec.size, rec.mtime_ns, rec.status,
                 rec.error_code, rec.error, json.dumps(list(rec.chunk_ids)), rec.pages, rec.title,
-                json.dumps(list(rec.labels)), rec.updated_at,
+                json.dumps(list(rec.labels)), rec.updated_at, json.dumps(dict(rec.metadata), sort_keys=True),
             ),
         )
 
@@ -103,7 +108,7 @@ class Manifest:
 
     def under(self, prefix: str) -> list[DocumentRecord]:
         """Every record whose source starts with `prefix`."""
-        rows = self._db.execute("SELECT * FROM documents WHERE substr(source, 1, ?) = ? ORDER BY source", (len(prefix), prefix))
+        rows = self._db.execute(_SELECT + " WHERE substr(source, 1, ?) = ? ORDER BY source", (len(prefix), prefix))
         return [_record(r) for r in rows]
 
     def stage(self, entries: Sequence[Pending]) -> None:
@@ -137,6 +142,17 @@ class Manifest:
         """Clear one intent row (after recovery rolled it back)."""
         self._db.execute("DELETE FROM pending WHERE source = ?", (source,))
 
+    def _migrate(self) -> None:
+        """Add columns a manifest written by an older Enclave lacks (once; concurrent openers wait)."""
+        if "metadata" in self._columns():
+            return
+        with self._transaction():
+            if "metadata" not in self._columns():  # another process may have migrated meanwhile
+                self._db.execute("ALTER TABLE documents ADD COLUMN metadata TEXT NOT NULL DEFAULT '{}'")
+
+    def _columns(self) -> set[str]:
+        return {row[1] for row in self._db.execute("PRAGMA table_info(documents)")}
+
     @contextmanager
     def _transaction(self) -> Iterator[None]:
         self._db.execute("BEGIN IMMEDIATE")
@@ -152,11 +168,19 @@ class Manifest:
         self._db.close()
 
 
+_COLUMNS = (
+    "source", "doc_id", "path", "sha256", "size", "mtime_ns", "status", "error_code", "error",
+    "chunk_ids", "pages", "title", "labels", "updated_at", "metadata",
+)
+_SELECT = f"SELECT {', '.join(_COLUMNS)} FROM documents"
+
+
 def _record(row: tuple) -> DocumentRecord:
     return DocumentRecord(
         source=row[0], doc_id=row[1], path=row[2], sha256=row[3], size=row[4], mtime_ns=row[5],
         status=row[6], error_code=row[7], error=row[8], chunk_ids=tuple(json.loads(row[9])),
         pages=row[10], title=row[11], labels=tuple(json.loads(row[12])), updated_at=row[13],
+        metadata=json.loads(row[14] or "{}"),
     )
 
 
@@ -168,4 +192,5 @@ def _load(text: str) -> DocumentRecord:
     data = json.loads(text)
     data["chunk_ids"] = tuple(data["chunk_ids"])
     data["labels"] = tuple(data["labels"])
+    data.setdefault("metadata", {})  # intent rows staged before the metadata column existed
     return DocumentRecord(**data)

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import shutil
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
+from ingest.docmeta import read_metadata
 from ingest.errors import (
     Corrupt,
     EmptyDocument,
@@ -48,6 +49,9 @@ class ParsedDocument:
     elements: tuple[Element, ...]
     pages: int | None
     title: str
+    # The file's own classification properties (ingest.docmeta); empty when it has none or they were unreadable.
+    metadata: dict[str, str] = field(default_factory=dict)
+    metadata_error: str | None = None  # why the properties could not be read; the file is still ingested
 
 
 def parse_file(path: Path, limits: ParseLimits | None = None) -> ParsedDocument:
@@ -98,7 +102,11 @@ def parse_file(path: Path, limits: ParseLimits | None = None) -> ParsedDocument:
     if not elements:
         raise EmptyDocument("no text found (empty, encrypted, or a scan that needs OCR)")
     title = next((e.text for e in elements if e.category in _TITLE_CATEGORIES), path.stem)[:200]
-    return ParsedDocument(elements=tuple(elements), pages=max(pages) if pages else None, title=title)
+    metadata, metadata_error = read_metadata(path)
+    return ParsedDocument(
+        elements=tuple(elements), pages=max(pages) if pages else None, title=title,
+        metadata=metadata, metadata_error=metadata_error,
+    )
 
 
 def tesseract_available() -> bool:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, datetime
@@ -27,7 +27,7 @@ from ingest.parse import ParsedDocument
 from ingest.schema import Chunk, EmbeddedChunk, chunk_id, doc_id
 from ingest.sources import Source, discover_source
 
-Labeler = Callable[[str], tuple[str, ...]]
+Labeler = Callable[[str, Mapping[str, str]], tuple[str, ...]]  # (source, file metadata) -> labels
 Parser = Callable[[Path], ParsedDocument]
 
 
@@ -228,7 +228,7 @@ def _prepare(
         report.unchanged += 1
         return "unchanged", sha  # failed files too: retried only once they change
     now = datetime.now(UTC).isoformat(timespec="seconds")
-    labels = deps.labeler(key)
+    labels = deps.labeler(key, {})  # path rules only, until the file's own metadata has been read
     old_ids = previous.chunk_ids if previous else ()
     try:
         if too_big:
@@ -239,6 +239,7 @@ def _prepare(
         t0 = time.perf_counter()
         parsed = deps.parse(path)
         t1 = time.perf_counter()
+        labels = deps.labeler(key, parsed.metadata)
         chunks = _chunks(key, sha, parsed, labels, now, deps)
     except IngestError as exc:
         record = _record(path, key, sha, stat, "failed", (), None, None, labels, now, exc)
@@ -248,6 +249,7 @@ def _prepare(
         return "failed", sha
     new_ids = tuple(c.chunk_id for c in chunks)
     record = _record(path, key, sha, stat, "ingested", new_ids, parsed.pages, parsed.title, labels, now, None)
+    record = replace(record, metadata=parsed.metadata)  # kept so `enclave policy apply` needs no re-parse
     batch.pending.append(Pending(key, record.doc_id, new_ids, record))
     batch.chunks.extend(chunks)
     batch.stale.extend(cid for cid in old_ids if cid not in set(new_ids))

@@ -1,15 +1,20 @@
-"""Apply a policy change to the index: recompute labels from sources, update payloads, no re-embedding."""
+"""Apply a policy change to the index: recompute labels from paths and stored metadata; no re-embedding."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Protocol
 
 from ingest.manifest import Manifest
 
-Labeler = Callable[[str], tuple[str, ...]]
+
+class Labeler(Protocol):
+    """A document's labels from its source path and, when it has any, its own metadata (policies.engine.labels_for)."""
+
+    def __call__(self, source: str, metadata: Mapping[str, str] = ..., /) -> tuple[str, ...]:
+        """Labels under the current policy."""
 
 
 class LabelWriter(Protocol):
@@ -41,6 +46,7 @@ class RelabelReport:
 def relabel(manifest: Manifest, index: LabelWriter, labeler: Labeler) -> RelabelReport:
     """Bring every ingested document's chunk labels in line with the current policy.
 
+    Metadata rules are decided on the properties the manifest kept at ingest: nothing is re-parsed.
     The index is written before the manifest, so a crash in between is repaired by the next run
     (the manifest still shows the old labels and the document is relabelled again).
     """
@@ -48,7 +54,8 @@ def relabel(manifest: Manifest, index: LabelWriter, labeler: Labeler) -> Relabel
     now = datetime.now(UTC).isoformat(timespec="seconds")
     for rec in manifest.all():
         report.documents += 1
-        labels = tuple(sorted(labeler(rec.source)))
+        # A document without metadata is labelled from its path alone (path-only labelers keep working).
+        labels = tuple(sorted(labeler(rec.source, rec.metadata) if rec.metadata else labeler(rec.source)))
         if not labels:
             report.unlabelled.append(rec.source)
         if labels == tuple(sorted(rec.labels)):

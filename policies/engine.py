@@ -3,21 +3,57 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 
 from policies.errors import AccessDenied
-from policies.model import Decision, Policy, Principal
+from policies.model import Decision, LabelRule, Policy, Principal
+
+# Properties that hold a list ("a; b" or "a, b"): a rule value matches any one item.
+LIST_PROPERTIES = frozenset({"keywords", "sensitivity", "sensitivity_id"})
+_LIST_SEPARATORS = re.compile(r"[;,]")
 
 
-def labels_for(policy: Policy, source: str) -> tuple[str, ...]:
-    """Labels of a document from every rule whose glob matches its source path.
+def labels_for(policy: Policy, source: str, metadata: Mapping[str, str] | None = None) -> tuple[str, ...]:
+    """Labels of a document from every rule it meets: path glob, metadata values, or both.
 
-    No matching rule means no label, and a chunk without labels is readable by nobody.
+    `metadata` is the document's own properties (ingest.docmeta); None or empty means it has none,
+    so only path rules apply. No matching rule means no label: readable by nobody.
     """
     labels: set[str] = set()
-    for rule in policy.label_rules:
-        if _glob_match(rule.match, source):
-            labels.update(rule.labels)
+    for rule in matching_rules(policy, source, metadata):
+        labels.update(rule.labels)
     return tuple(sorted(labels))
+
+
+def matching_rules(policy: Policy, source: str, metadata: Mapping[str, str] | None = None) -> list[LabelRule]:
+    """The label rules a document meets, in policy order (what `enclave policy explain` shows)."""
+    return [rule for rule in policy.label_rules if rule_matches(rule, source, metadata or {})]
+
+
+def rule_matches(rule: LabelRule, source: str, metadata: Mapping[str, str]) -> bool:
+    """Every condition holds: the glob (if any) matches the path, and each listed property has a listed value.
+
+    Values compare case-insensitively after trimming and collapsing whitespace; a property in
+    LIST_PROPERTIES matches when any of its `;`/`,`-separated items does. A missing property fails.
+    """
+    if rule.match is None and not rule.metadata:
+        return False  # the validator rejects such a rule; never let it label everything
+    if rule.match is not None and not _glob_match(rule.match, source):
+        return False
+    for key, wanted in rule.metadata:
+        value = metadata.get(key)
+        if value is None:
+            return False
+        held = {_norm(value)}
+        if key in LIST_PROPERTIES:
+            held |= {_norm(item) for item in _LIST_SEPARATORS.split(value)}
+        if not held & {_norm(w) for w in wanted}:
+            return False
+    return True
+
+
+def _norm(value: str) -> str:
+    return " ".join(str(value).split()).casefold()
 
 
 def principal_for(policy: Policy, user: str | None) -> Principal:

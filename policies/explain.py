@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
-from policies.engine import may_read, readable_labels
+from policies.engine import matching_rules, may_read, readable_labels
 from policies.model import Decision, Policy, Principal
 
 
@@ -19,6 +19,10 @@ class Explanation:
     labels: list[tuple[str, str]] = field(default_factory=list)  # (label, "through group g")
     denied_labels: list[str] = field(default_factory=list)
     documents: list[tuple[str, Decision]] = field(default_factory=list)  # (source, decision)
+    # source -> the rules that label it under the current policy, e.g. 'path "*/hr/**" -> hr-confidential'
+    label_rules: dict[str, list[str]] = field(default_factory=dict)
+    # source -> the labels the current rules give, where they differ from the stored ones (apply pending)
+    pending: dict[str, tuple[str, ...]] = field(default_factory=dict)
 
     def lines(self) -> list[str]:
         """Human-readable report."""
@@ -36,12 +40,26 @@ class Explanation:
         if self.documents:
             readable = sum(1 for _, d in self.documents if d.allowed)
             out.append(f"  ingested documents: may read {readable} of {len(self.documents)}")
-            out.extend(f"    {'ALLOW' if d.allowed else 'DENY '} {src}: {d.reason}" for src, d in self.documents)
+            for src, d in self.documents:
+                out.append(f"    {'ALLOW' if d.allowed else 'DENY '} {src}: {d.reason}")
+                out.append("      labelled by: " + ("; ".join(self.label_rules.get(src, [])) or "no rule"))
+                if src in self.pending:
+                    now = ", ".join(self.pending[src]) or "none"
+                    out.append(f"      the current rules give: {now} (run enclave policy apply)")
         return out
 
 
-def explain(policy: Policy, user: str, documents: Iterable[tuple[str, tuple[str, ...]]] = ()) -> Explanation:
-    """Explain `user`'s access under `policy`; `documents` are (source, labels) pairs to decide on."""
+def explain(
+    policy: Policy,
+    user: str,
+    documents: Iterable[tuple[str, tuple[str, ...]]] = (),
+    metadata: Mapping[str, Mapping[str, str]] | None = None,
+) -> Explanation:
+    """Explain `user`'s access under `policy`; `documents` are (source, stored labels) pairs to decide on.
+
+    `metadata` (source -> the document's properties) lets each document name the rules, path and
+    metadata, that label it.
+    """
     entry = policy.users.get(user)
     if entry is None:
         return Explanation(user=user, known=False)
@@ -61,7 +79,16 @@ def explain(policy: Policy, user: str, documents: Iterable[tuple[str, tuple[str,
     every = {label for rule in policy.label_rules for label in rule.labels} | {
         label for granted in policy.grants.values() for label in granted
     }
+    documents = list(documents)
     decided = [(source, may_read(policy, principal, tuple(labels_))) for source, labels_ in documents]
+    label_rules: dict[str, list[str]] = {}
+    pending: dict[str, tuple[str, ...]] = {}
+    for source, stored in documents:
+        rules = matching_rules(policy, source, (metadata or {}).get(source))
+        label_rules[source] = [f"{rule.describe()} -> {', '.join(rule.labels)}" for rule in rules]
+        current = tuple(sorted({label for rule in rules for label in rule.labels}))
+        if current != tuple(sorted(stored)):
+            pending[source] = current
     return Explanation(
         user=user,
         known=True,
@@ -69,4 +96,6 @@ def explain(policy: Policy, user: str, documents: Iterable[tuple[str, tuple[str,
         labels=labels,
         denied_labels=sorted(every - allowed),
         documents=sorted(decided, key=lambda x: x[0]),
+        label_rules=label_rules,
+        pending=pending,
     )

@@ -67,9 +67,15 @@ def parse_policy(data: Any, version: str, origin: str = "policy") -> Policy:
     groups = frozenset(str(g) for g in (data.get("groups") or {}))
     rules = []
     for i, rule in enumerate(data.get("labels") or []):
-        if not isinstance(rule, dict) or "match" not in rule or not rule.get("labels"):
-            raise PolicyInvalid(f"{origin}: labels[{i}] needs 'match' and a non-empty 'labels'")
-        rules.append(LabelRule(match=str(rule["match"]), labels=tuple(str(x) for x in rule["labels"])))
+        if not isinstance(rule, dict) or not ("match" in rule or rule.get("metadata")) or not rule.get("labels"):
+            raise PolicyInvalid(f"{origin}: labels[{i}] needs 'match' and/or 'metadata', and a non-empty 'labels'")
+        rules.append(
+            LabelRule(
+                match=str(rule["match"]) if "match" in rule else None,
+                labels=tuple(str(x) for x in rule["labels"]),
+                metadata=_metadata_condition(rule.get("metadata") or {}, f"{origin}: labels[{i}].metadata"),
+            )
+        )
     grants: dict[str, frozenset[str]] = {}
     for i, grant in enumerate(data.get("grants") or []):
         if not isinstance(grant, dict) or "group" not in grant:
@@ -84,3 +90,16 @@ def parse_policy(data: Any, version: str, origin: str = "policy") -> Policy:
         grants=grants,
         question_logging=str(data.get("question_logging", "full")),
     )
+
+
+def _metadata_condition(data: Any, where: str) -> tuple[tuple[str, tuple[str, ...]], ...]:
+    """{property: value | [values]} as sorted (lower-case name, values) pairs."""
+    if not isinstance(data, dict):
+        raise PolicyInvalid(f"{where} must be a mapping of property to value")
+    condition = []
+    for key, value in data.items():
+        values = value if isinstance(value, list) else [value]
+        if not values or any(v is None or isinstance(v, dict | list) for v in values):
+            raise PolicyInvalid(f"{where}.{key} needs a value or a list of values")
+        condition.append((str(key).strip().lower(), tuple(str(v) for v in values)))
+    return tuple(sorted(condition))

@@ -16,10 +16,21 @@ class Principal:
 
 @dataclass(frozen=True)
 class LabelRule:
-    """Documents whose source path matches `match` (a glob) get `labels`."""
+    """Documents that meet every condition given get `labels`: a path glob, metadata values, or both.
 
-    match: str
+    `metadata` pairs a lower-case property name with the values it may hold (any one of them).
+    """
+
+    match: str | None
     labels: tuple[str, ...]
+    metadata: tuple[tuple[str, tuple[str, ...]], ...] = ()
+
+    def describe(self) -> str:
+        """The rule's conditions as a policy author wrote them, e.g. `path "*/hr/**" + sensitivity="Secret"`."""
+        parts = [f'path "{self.match}"'] if self.match is not None else []
+        for key, values in self.metadata:
+            parts.append(f"{key}=" + "|".join(f'"{v}"' for v in values))
+        return " + ".join(parts)
 
 
 @dataclass(frozen=True)

@@ -9,7 +9,9 @@ import yaml
 
 TOP_KEYS = frozenset({"version", "description", "question_logging", "users", "groups", "labels", "grants"})
 USER_KEYS = frozenset({"groups", "roles", "description", "name"})
-RULE_KEYS = frozenset({"match", "labels", "description"})
+RULE_KEYS = frozenset({"match", "metadata", "labels", "description"})
+# Scalar tags a metadata value may carry; other scalars (true, 1.5, dates) would not compare as written.
+_TEXT_TAGS = frozenset({"tag:yaml.org,2002:str", "tag:yaml.org,2002:int"})
 GRANT_KEYS = frozenset({"group", "labels", "description"})
 QUESTION_LOGGING = frozenset({"full", "hash"})
 ROLES = frozenset({"user", "admin", "auditor"})
@@ -106,23 +108,52 @@ def _rules(entry: tuple[yaml.Node, yaml.Node] | None, assigned: set[str], proble
         return
     node = entry[1]
     if not isinstance(node, yaml.SequenceNode):
-        problems.append(Problem(_line(node), "labels must be a list of {match: <glob>, labels: [...]}"))
+        problems.append(Problem(_line(node), "labels must be a list of {match: <glob>, metadata: {...}, labels: [...]}"))
         return
     for i, item in enumerate(node.value):
         if not isinstance(item, yaml.MappingNode):
-            problems.append(Problem(_line(item), f"labels[{i}] must be a mapping with 'match' and 'labels'"))
+            problems.append(Problem(_line(item), f"labels[{i}] must be a mapping with 'match' and/or 'metadata', and 'labels'"))
             continue
         fields = _mapping(item, problems, f"labels[{i}]")
         for key, (knode, _) in fields.items():
             if key not in RULE_KEYS:
                 problems.append(Problem(_line(knode), f"labels[{i}]: unknown key '{key}'"))
-        match = fields.get("match")
-        if match is None or not isinstance(match[1], yaml.ScalarNode) or not match[1].value.strip():
-            problems.append(Problem(_line(item), f"labels[{i}] needs 'match': a path glob such as 'hr/**'"))
+        match, metadata = fields.get("match"), fields.get("metadata")
+        if match is None and metadata is None:
+            problems.append(Problem(_line(item), f"labels[{i}] needs 'match' (a path glob such as 'hr/**') or 'metadata'"))
+        elif match is not None and (not isinstance(match[1], yaml.ScalarNode) or _is_null(match[1]) or not match[1].value.strip()):
+            problems.append(Problem(_line(match[1]), f"labels[{i}].match must be a path glob such as 'hr/**'"))
+        if metadata is not None:
+            _metadata_condition(metadata[1], problems, f"labels[{i}].metadata")
         values = _string_list(fields.get("labels"), problems, f"labels[{i}].labels")
         if not values:
             problems.append(Problem(_line(item), f"labels[{i}] needs a non-empty 'labels' list"))
         assigned.update(v for v, _ in values)
+
+
+def _metadata_condition(node: yaml.Node, problems: list[Problem], where: str) -> None:
+    """A non-empty mapping of property name to a value, or a list of values (any one matches)."""
+    if not isinstance(node, yaml.MappingNode) or not node.value:
+        problems.append(Problem(_line(node), f"{where} must be a mapping of property to value, e.g. {{sensitivity: Confidential}}"))
+        return
+    seen: dict[str, int] = {}
+    for key, (knode, value) in _mapping(node, problems, where).items():
+        name = key.strip().lower()
+        if not isinstance(knode, yaml.ScalarNode) or not name:
+            problems.append(Problem(_line(knode), f"{where}: every property name must be a non-empty name"))
+            continue
+        if name in seen:
+            problems.append(Problem(_line(knode), f"{where}: '{key}' repeats '{name}' (line {seen[name]}; names ignore case)"))
+            continue
+        seen[name] = _line(knode)
+        items = value.value if isinstance(value, yaml.SequenceNode) else [value]
+        if not items:
+            problems.append(Problem(_line(value), f"{where}.{name} needs a value or a non-empty list of values"))
+        for v in items:
+            if not isinstance(v, yaml.ScalarNode) or _is_null(v) or not str(v.value).strip():
+                problems.append(Problem(_line(v), f"{where}.{name}: every value must be non-empty text"))
+            elif v.tag not in _TEXT_TAGS:
+                problems.append(Problem(_line(v), f"{where}.{name}: quote '{v.value}' so it compares as text"))
 
 
 def _grants(
