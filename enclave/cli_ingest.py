@@ -20,6 +20,9 @@ def ingest(
     path: Annotated[Path | None, typer.Argument(help="A folder to sync now (default: every source in settings).")] = None,
     source: Annotated[list[str] | None, typer.Option("--source", help="Sync only this configured source (repeatable).")] = None,
     show_history: Annotated[bool, typer.Option("--history", help="Show the latest runs and exit.")] = False,
+    retry_failed: Annotated[
+        bool, typer.Option("--retry-failed", help="Parse files that failed last time again, even if unchanged (after raising a limit).")
+    ] = False,
     json_out: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
 ) -> None:
     """Bring the index in step with the sources: new, changed, moved and deleted files; unchanged ones cost a hash."""
@@ -33,7 +36,9 @@ def ingest(
         return
     sources = [folder_source(settings, path)] if path is not None else configured_sources(settings, source or ())
     with _progress_bar(disabled=json_out) as on_progress:
-        report = run_ingest_job(settings, sources, trigger="cli", actor=default_user(), on_progress=on_progress)
+        report = run_ingest_job(
+            settings, sources, trigger="cli", actor=default_user(), on_progress=on_progress, retry_failed=retry_failed
+        )
     if json_out:
         print(json.dumps(report.to_dict()))
         return

@@ -60,6 +60,7 @@ def run_ingest_job(
     embedder: Any = None,
     on_progress: Callable[[Progress], None] | None = None,
     on_step: Callable[[str], None] | None = None,
+    retry_failed: bool = False,
 ) -> IngestReport:
     """Sync `sources` once under the ingest lock (AlreadyRunning if another sync holds it)."""
     from enclave.wiring import build_embedder, ingest_deps, shared_index
@@ -82,7 +83,7 @@ def run_ingest_job(
             ),
             temp / "parse",
         )
-        deps = replace(ingest_deps(settings, index, embedder), parse=worker, on_step=on_step)
+        deps = replace(ingest_deps(settings, index, embedder), parse=worker, on_step=on_step, retry_failed=retry_failed)
         try:
             for source in sources:
                 sync_source(source, deps, on_progress, report)

@@ -99,6 +99,7 @@ class IngestDeps:
     overlap_tokens: int
     max_file_bytes: int
     write_batch_files: int = 16
+    retry_failed: bool = False  # parse unchanged files that failed last time again (a limit was raised)
     # Called with the name of each durable step ("staged", "upserted", "deleted", "settled"): tracing, tests.
     on_step: Callable[[str], None] | None = None
 
@@ -224,9 +225,10 @@ def _prepare(
     # An oversized file is not read at all: its identity is its size and mtime.
     sha = f"unread:{stat.st_size}:{stat.st_mtime_ns}" if too_big else file_sha256(path)
     previous = deps.manifest.get(key)
-    if previous is not None and previous.sha256 == sha:
+    retry = deps.retry_failed and previous is not None and previous.status == "failed"
+    if previous is not None and previous.sha256 == sha and not retry:
         report.unchanged += 1
-        return "unchanged", sha  # failed files too: retried only once they change
+        return "unchanged", sha  # failed files too: retried only once they change, or when asked
     now = datetime.now(UTC).isoformat(timespec="seconds")
     labels = deps.labeler(key, {})  # path rules only, until the file's own metadata has been read
     old_ids = previous.chunk_ids if previous else ()

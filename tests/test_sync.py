@@ -128,6 +128,31 @@ def test_failed_file_is_reported_and_retried_only_when_it_changes(
     assert parser.calls == ["broken.docx"] and [f.code for f in third.failed] == ["corrupt"]
 
 
+def test_retry_failed_parses_an_unchanged_failure_again_once_a_limit_is_raised(
+    settings: Settings, embedder: Any, worker: ParseWorker, tmp_path: Path
+) -> None:
+    """A cp1252 text fails with `encoding`; after the site sets the encoding, only --retry-failed parses it again."""
+    from ingest.precheck import ParseLimits
+
+    root = tmp_path / "docs"
+    root.mkdir()
+    cafe = root / "cafe.txt"
+    cafe.write_bytes("Le café du personnel ouvre à 7 h; crème et thé gratuits.\n".encode("cp1252"))
+    first = sync_source(Source(name="docs", path=root), deps_for(settings, embedder, worker))
+    assert [(f.source, f.code) for f in first.failed] == [("docs/cafe.txt", "encoding")]
+    limits = WorkerLimits(timeout_s=120, memory_bytes=3 << 30, parse=ParseLimits(text_encoding="cp1252"))
+    with ParseWorker(limits, tmp_path / "parse") as cp1252:
+        parser = CountingParser(cp1252)
+        plain = sync_source(Source(name="docs", path=root), deps_for(settings, embedder, parser))
+        assert (plain.unchanged, plain.failed, parser.calls) == (1, [], [])
+        retried = sync_source(Source(name="docs", path=root), deps_for(settings, embedder, parser, retry_failed=True))
+    assert (retried.ingested, retried.failed, parser.calls) == (["docs/cafe.txt"], [], ["cafe.txt"])
+    index = deps_for(settings, embedder, worker).index
+    assert_index_matches_tree(settings, index, {"docs/cafe.txt": cafe})
+    hits = _retriever(settings, index, embedder).retrieve("When does the staff café open?", _tester(settings)).hits
+    assert "café du personnel" in hits[0].chunk.text
+
+
 def test_include_exclude_and_size_limit(settings: Settings, embedder: Any, worker: ParseWorker, tmp_path: Path) -> None:
     root = tmp_path / "share"
     write_doc(root, "keep/a.md", 1, 1)
