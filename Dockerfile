@@ -39,7 +39,7 @@ FROM python:3.11.14-slim-bookworm
 # /models: owned by the app user, so compose's model-init can fill a fresh model volume as non-root.
 # hadolint ignore=DL3008
 RUN apt-get update \
-    && apt-get install -y --no-install-recommends libgomp1 libmagic1 \
+    && apt-get install -y --no-install-recommends libgomp1 libmagic1 tesseract-ocr poppler-utils \
     && rm -rf /var/lib/apt/lists/* \
     && groupadd --system --gid 10001 enclave \
     && useradd --system --uid 10001 --gid enclave --home-dir /var/lib/enclave --shell /usr/sbin/nologin enclave \

@@ -82,8 +82,10 @@ def parse_file(path: Path, limits: ParseLimits | None = None) -> ParsedDocument:
     legacy = limits.text_encoding if suffix in PLAIN_TEXT and not is_utf8(path) else None
     raw = _partition(path, "ocr_only" if suffix in IMAGES else "fast", legacy)
     if suffix == ".pdf" and not _has_text(raw):
-        if not ocr:
-            raise NeedsOcr("no text layer (a scan?) and tesseract is not installed", hint="apt-get install tesseract-ocr")
+        if not (ocr and shutil.which("pdftoppm")):  # pages are rendered by poppler, then read by tesseract
+            raise NeedsOcr(
+                "no text layer (a scan?) and OCR is not installed", hint="apt-get install tesseract-ocr poppler-utils"
+            )
         raw = _partition(path, "ocr_only", None)
     elements: list[Element] = []
     section: str | None = None
