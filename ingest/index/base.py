@@ -5,10 +5,10 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol
 
 from ingest.errors import IndexMismatch
-from ingest.schema import SCHEMA_VERSION, Chunk, EmbeddedChunk, IndexMeta, SparseVec
+from ingest.schema import DENSE_VECTOR, SCHEMA_VERSION, SPARSE_VECTOR, Chunk, EmbeddedChunk, IndexMeta, SparseVec
 
 REBUILD_HINT = (
     "rebuild from the originals: move ENCLAVE_HOME/index and ENCLAVE_HOME/manifest.sqlite aside, "
@@ -106,3 +106,13 @@ def cosine(a: Sequence[float], b: Sequence[float]) -> float:
     dot = sum(x * y for x, y in zip(a, b, strict=True))
     na, nb = math.sqrt(sum(x * x for x in a)), math.sqrt(sum(y * y for y in b))
     return dot / (na * nb) if na and nb else 0.0
+
+
+def embedded_from_record(point_id: Any, payload: dict[str, Any], vectors: dict[str, Any]) -> EmbeddedChunk:
+    """A stored point (either Qdrant API's record) back as the chunk and vectors it was written from."""
+    sparse = vectors.get(SPARSE_VECTOR)
+    return EmbeddedChunk(
+        chunk=Chunk.from_payload({**payload, "chunk_id": str(point_id)}),
+        dense=[float(x) for x in vectors.get(DENSE_VECTOR) or []],
+        sparse=SparseVec([int(i) for i in sparse.indices], [float(v) for v in sparse.values]) if sparse else SparseVec([], []),
+    )

@@ -4,20 +4,13 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
 from ingest.errors import IndexLocked
-from ingest.index.base import Hit, HybridQuery, check_meta, cosine, fuse_convex
-from ingest.schema import (
-    DENSE_VECTOR,
-    INDEXED_KEYWORD_FIELDS,
-    SPARSE_VECTOR,
-    Chunk,
-    EmbeddedChunk,
-    IndexMeta,
-)
+from ingest.index.base import Hit, HybridQuery, check_meta, cosine, embedded_from_record, fuse_convex
+from ingest.schema import DENSE_VECTOR, INDEXED_KEYWORD_FIELDS, SPARSE_VECTOR, Chunk, EmbeddedChunk, IndexMeta
 
 META_FILE = "enclave-meta.json"
 SHARD_DIR = "shard"
@@ -190,6 +183,23 @@ class EdgeIndex:
 
         flt = q.Filter(must=[q.FieldCondition(key="doc_id", match=q.MatchValue(value=doc_id))])
         return [Chunk.from_payload(r.payload or {}) for r in self._scroll(flt)]
+
+    def fetch(self, chunk_ids: Sequence[str]) -> dict[str, EmbeddedChunk]:
+        """Chunks with their stored vectors, by id (missing ids are absent): moves and migration reuse them."""
+        records = self._require().retrieve(list(chunk_ids), with_payload=True, with_vector=True)
+        return {str(r.id): embedded_from_record(r.id, r.payload or {}, r.vector or {}) for r in records}
+
+    def export(self, batch: int = 512) -> Iterator[list[EmbeddedChunk]]:
+        """Every chunk with its vectors, page by page (for migration)."""
+        import qdrant_edge as q
+
+        shard, offset = self._require(), None
+        while True:
+            page, offset = shard.scroll(q.ScrollRequest(offset=offset, limit=batch, with_payload=True, with_vector=True))
+            if page:
+                yield [embedded_from_record(r.id, r.payload or {}, r.vector or {}) for r in page]
+            if offset is None:
+                return
 
     def all_chunk_ids(self) -> set[str]:
         """Every chunk id in the index."""

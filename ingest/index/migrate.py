@@ -10,7 +10,7 @@ from typing import Any
 
 from ingest.errors import IngestError
 from ingest.index.base import cosine
-from ingest.schema import DENSE_VECTOR, SPARSE_VECTOR, Chunk, EmbeddedChunk, IndexMeta, SparseVec
+from ingest.schema import EmbeddedChunk, IndexMeta, SparseVec
 
 _BATCH = 256
 # Stored dense vectors are unit-normalised by both engines; a copy must point the same way.
@@ -74,19 +74,12 @@ def migrate(source: Any, target: Any, sample: int = 64, batch: int = _BATCH) -> 
 
 def export(index: Any, batch: int = _BATCH) -> Iterator[list[EmbeddedChunk]]:
     """Every chunk with its stored vectors, page by page."""
-    if hasattr(index, "export"):
-        yield from index.export(batch)
-        return
-    yield from _edge_export(index, batch)
+    yield from index.export(batch)
 
 
 def fetch(index: Any, chunk_ids: Sequence[str]) -> dict[str, EmbeddedChunk]:
     """Chunks with vectors by id."""
-    if hasattr(index, "fetch"):
-        return dict(index.fetch(chunk_ids))
-    shard = index._require()  # EdgeIndex has no public point lookup; the shard is its own handle
-    records = shard.retrieve(list(chunk_ids), with_payload=True, with_vector=True)
-    return {str(r.id): _from_record(r.id, r.payload or {}, r.vector or {}) for r in records}
+    return dict(index.fetch(chunk_ids))
 
 
 def verify_sample(source: Any, target: Any, sample: int) -> int:
@@ -106,28 +99,6 @@ def verify_sample(source: Any, target: Any, sample: int) -> int:
         if cosine(a.dense, b.dense) < _MIN_COSINE or not _same_sparse(a.sparse, b.sparse):
             raise MigrationFailed(f"chunk {cid} has different vectors in the target", hint="run the migration again")
     return len(picked)
-
-
-def _edge_export(edge: Any, batch: int) -> Iterator[list[EmbeddedChunk]]:
-    import qdrant_edge as q
-
-    shard = edge._require()  # EdgeIndex has no public export; the shard is its own handle
-    offset = None
-    while True:
-        page, offset = shard.scroll(q.ScrollRequest(offset=offset, limit=batch, with_payload=True, with_vector=True))
-        if page:
-            yield [_from_record(r.id, r.payload or {}, r.vector or {}) for r in page]
-        if offset is None:
-            return
-
-
-def _from_record(point_id: Any, payload: dict[str, Any], vectors: dict[str, Any]) -> EmbeddedChunk:
-    sparse = vectors.get(SPARSE_VECTOR)
-    return EmbeddedChunk(
-        chunk=Chunk.from_payload({**payload, "chunk_id": str(point_id)}),
-        dense=[float(x) for x in vectors.get(DENSE_VECTOR) or []],
-        sparse=SparseVec([int(i) for i in sparse.indices], [float(v) for v in sparse.values]) if sparse else SparseVec([], []),
-    )
 
 
 def _same_sparse(a: SparseVec, b: SparseVec) -> bool:

@@ -8,16 +8,8 @@ from pathlib import Path
 from typing import Any
 
 from ingest.errors import IndexLocked, IndexMismatch, IngestError
-from ingest.index.base import Hit, HybridQuery, check_meta, cosine, fuse_convex
-from ingest.schema import (
-    DENSE_VECTOR,
-    INDEXED_KEYWORD_FIELDS,
-    SPARSE_VECTOR,
-    Chunk,
-    EmbeddedChunk,
-    IndexMeta,
-    SparseVec,
-)
+from ingest.index.base import Hit, HybridQuery, check_meta, cosine, embedded_from_record, fuse_convex
+from ingest.schema import DENSE_VECTOR, INDEXED_KEYWORD_FIELDS, SPARSE_VECTOR, Chunk, EmbeddedChunk, IndexMeta
 
 # Collection metadata keys (Qdrant >= 1.16 keeps a free-form metadata object per collection).
 META_KEY = "enclave"
@@ -215,7 +207,7 @@ class QdrantServerIndex:
     def export(self, batch: int = _SCROLL_PAGE) -> Iterator[list[EmbeddedChunk]]:
         """Every chunk with its vectors, page by page (for migration)."""
         for page in self._pages(None, True, limit=batch):
-            yield [_embedded(r.id, r.payload or {}, r.vector or {}) for r in page]
+            yield [embedded_from_record(r.id, r.payload or {}, r.vector or {}) for r in page]
 
     def fetch(self, chunk_ids: Sequence[str]) -> dict[str, EmbeddedChunk]:
         """Chunks with their vectors, by id (missing ids are absent)."""
@@ -223,7 +215,7 @@ class QdrantServerIndex:
         records = self._call(
             lambda: client.retrieve(self._collection, ids=list(chunk_ids), with_payload=True, with_vectors=True)
         )
-        return {str(r.id): _embedded(r.id, r.payload or {}, r.vector or {}) for r in records}
+        return {str(r.id): embedded_from_record(r.id, r.payload or {}, r.vector or {}) for r in records}
 
     def counts(self) -> tuple[int, int]:
         """(documents, chunks)."""
@@ -347,10 +339,3 @@ def _hit(query: HybridQuery, point: Any, score: float) -> Hit:
     )
 
 
-def _embedded(point_id: Any, payload: dict[str, Any], vectors: dict[str, Any]) -> EmbeddedChunk:
-    sparse = vectors.get(SPARSE_VECTOR)
-    return EmbeddedChunk(
-        chunk=Chunk.from_payload({**payload, "chunk_id": str(point_id)}),
-        dense=list(vectors.get(DENSE_VECTOR) or []),
-        sparse=SparseVec(list(sparse.indices), list(sparse.values)) if sparse is not None else SparseVec([], []),
-    )

@@ -77,6 +77,11 @@ class SessionIndex:
         with self.session() as index:
             return index.chunks_of(doc_id)
 
+    def fetch(self, chunk_ids: Sequence[str]) -> dict[str, EmbeddedChunk]:
+        """Chunks with their vectors, by id."""
+        with self.session() as index:
+            return index.fetch(chunk_ids)
+
     def all_chunk_ids(self) -> set[str]:
         """Every chunk id in the store."""
         with self.session() as index:

@@ -152,6 +152,24 @@ def test_payload_round_trips_exactly(make_index, embedder, corpus_chunks, querie
     assert index.all_chunk_ids() == set(by_id)  # type: ignore[attr-defined]
 
 
+def test_fetch_and_export_give_back_the_stored_vectors(make_index, embedder, corpus_chunks) -> None:
+    """What a moved file and `enclave index migrate` reuse instead of embedding again."""
+    import numpy as np
+
+    index = filled(make_index, embedder, corpus_chunks)
+    wanted = {c.chunk.chunk_id: c for c in corpus_chunks[:3]}
+    got = index.fetch([*wanted, "00000000-0000-0000-0000-000000000000"])  # type: ignore[attr-defined]
+    assert set(got) == set(wanted)  # a missing id is absent, not an error
+    for cid, stored in got.items():
+        assert stored.chunk == wanted[cid].chunk
+        assert np.allclose(stored.dense, np.asarray(wanted[cid].dense) / np.linalg.norm(wanted[cid].dense), atol=1e-6)
+        assert dict(zip(stored.sparse.indices, stored.sparse.values, strict=True)) == pytest.approx(
+            dict(zip(wanted[cid].sparse.indices, wanted[cid].sparse.values, strict=True))
+        )
+    exported = [c.chunk.chunk_id for page in index.export(2) for c in page]  # type: ignore[attr-defined]
+    assert sorted(exported) == sorted(c.chunk.chunk_id for c in corpus_chunks)
+
+
 @pytest.mark.parametrize("fusion", ["rrf", "convex"])
 def test_label_filter_is_applied_inside_the_query(
     make_index, embedder, corpus_chunks, queries, fusion
