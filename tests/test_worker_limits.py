@@ -19,7 +19,7 @@ NOVEL = Path(os.environ.get("ENCLAVE_EXAMPLE_DOCS", "/work/shared/data/example-d
 # The parse child imports unstructured under its RLIMIT_AS: it starts at about 950 MiB of address space
 # (900 fails while warming up), so 1,280 leaves room to start and to parse a small file, not a big table.
 TIGHT_MEMORY_MB = 1280
-BIG_CSV_ROWS = 500_000  # 17 MiB of CSV; parsed without a limit it peaks at 2.6 GiB of address space
+BIG_CSV_ROWS = 500_000  # 19 MiB of CSV; parsed without a limit it peaks at 2.6 GiB of address space
 
 
 def _with_ingest(settings: Settings, **changes: object) -> Settings:
