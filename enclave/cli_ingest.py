@@ -116,7 +116,9 @@ def _print_report(report: Any) -> None:
     )
     out.print(
         f"chunks: {report.chunks_written} written, {report.chunks_deleted} deleted; embeddings computed: "
-        f"{report.embeddings}; {report.seconds['total']:.1f} s",
+        f"{report.embeddings}"
+        + (f" ({report.chunks_reused} reused from moved files)" if report.chunks_reused else "")
+        + f"; {report.seconds['total']:.1f} s",
         highlight=False,
     )
     for f in report.failed:

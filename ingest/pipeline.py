@@ -54,6 +54,7 @@ class IngestReport:
     failed: list[FileFailure] = field(default_factory=list)
     recovered: int = 0  # unsettled writes of an interrupted run, finished or undone
     chunks_written: int = 0
+    chunks_reused: int = 0  # chunks of moved files: new path, ids and labels, stored vectors kept
     chunks_deleted: int = 0
     embeddings: int = 0
     pages: int = 0
@@ -108,6 +109,7 @@ class IngestDeps:
 class _Batch:
     pending: list[Pending] = field(default_factory=list)
     chunks: list[Chunk] = field(default_factory=list)  # embedded together when the batch is written
+    reused: list[EmbeddedChunk] = field(default_factory=list)  # moved files: vectors already known
     stale: list[str] = field(default_factory=list)
 
 
@@ -133,16 +135,18 @@ def sync_source(
     recover(deps, report)
     files = discover_source(source)
     report.files_seen += len(files)
+    vanished = _vanished_by_sha(deps.manifest.under(source.name + "/"), {key for key, _ in files})
     seen: dict[str, str] = {}
     batch = _Batch()
     for n, (key, path) in enumerate(files, 1):
-        outcome, sha = _prepare(key, path, source, deps, report, batch)
+        outcome, sha = _prepare(key, path, source, deps, report, batch, vanished)
         seen[key] = sha
         if len(batch.pending) >= deps.write_batch_files:
             _write(batch, deps, report)
             batch = _Batch()
         if on_progress:
-            on_progress(Progress(n, len(files), key, outcome, report.chunks_written + len(batch.chunks), report.pages))
+            written = report.chunks_written + len(batch.chunks) + len(batch.reused)
+            on_progress(Progress(n, len(files), key, outcome, written, report.pages))
     _write(batch, deps, report)
     gone = [rec for rec in deps.manifest.under(source.name + "/") if rec.source not in seen]
     _remove(gone, deps, report)
@@ -218,7 +222,8 @@ def file_sha256(path: Path) -> str:
 
 
 def _prepare(
-    key: str, path: Path, source: Source, deps: IngestDeps, report: IngestReport, batch: _Batch
+    key: str, path: Path, source: Source, deps: IngestDeps, report: IngestReport, batch: _Batch,
+    vanished: dict[str, DocumentRecord],
 ) -> tuple[str, str]:
     stat = path.stat()
     too_big = stat.st_size > source.max_file_bytes
@@ -230,6 +235,11 @@ def _prepare(
         report.unchanged += 1
         return "unchanged", sha  # failed files too: retried only once they change, or when asked
     now = datetime.now(UTC).isoformat(timespec="seconds")
+    moved_from = vanished.pop(sha, None) if previous is None and not too_big else None
+    if moved_from is not None and _reuse_moved(moved_from, key, path, stat, sha, now, deps, batch):
+        report.ingested.append(key)
+        report.pages += moved_from.pages or 1
+        return "ingested", sha
     labels = deps.labeler(key, {})  # path rules only, until the file's own metadata has been read
     old_ids = previous.chunk_ids if previous else ()
     try:
@@ -261,6 +271,41 @@ def _prepare(
     return ("changed" if previous is not None else "ingested"), sha
 
 
+def _vanished_by_sha(records: list[DocumentRecord], present: set[str]) -> dict[str, DocumentRecord]:
+    """Ingested documents whose file is gone from the source, by content hash: a new file with one of
+    these hashes was moved or renamed, and keeps its chunks' vectors."""
+    return {r.sha256: r for r in records if r.source not in present and r.status == "ingested" and r.chunk_ids}
+
+
+def _reuse_moved(
+    old: DocumentRecord, key: str, path: Path, stat: Any, sha: str, now: str, deps: IngestDeps, batch: _Batch
+) -> bool:
+    """Stage a moved file from its old chunks: new path, ids and labels, the stored vectors; no parse, no embedding.
+
+    False when the old chunks are not all in the index (then the file is parsed as a new one).
+    """
+    with _session(deps.index) as index:
+        stored = index.fetch(list(old.chunk_ids))
+    if len(stored) != len(old.chunk_ids):
+        return False
+    labels = deps.labeler(key, old.metadata)
+    moved = [
+        EmbeddedChunk(
+            chunk=replace(
+                e.chunk, chunk_id=chunk_id(key, sha, e.chunk.chunk_no), doc_id=doc_id(key), source=key,
+                labels=labels, ingested_at=now,
+            ),
+            dense=e.dense, sparse=e.sparse,
+        )
+        for e in sorted(stored.values(), key=lambda e: e.chunk.chunk_no)
+    ]
+    ids = tuple(e.chunk.chunk_id for e in moved)
+    record = _record(path, key, sha, stat, "ingested", ids, old.pages, old.title, labels, now, None)
+    batch.pending.append(Pending(key, record.doc_id, ids, replace(record, metadata=old.metadata)))
+    batch.reused.extend(moved)
+    return True
+
+
 def _chunks(key: str, sha: str, parsed: ParsedDocument, labels: tuple[str, ...], now: str, deps: IngestDeps) -> list[Chunk]:
     passages = chunk_document(parsed, deps.embedder.token_ids, deps.max_tokens, deps.overlap_tokens)
     return [
@@ -285,6 +330,8 @@ def _write(batch: _Batch, deps: IngestDeps, report: IngestReport) -> None:
         for c, v in zip(batch.chunks, dense, strict=True)
     ]
     report.embeddings += len(embedded)
+    report.chunks_reused += len(batch.reused)
+    embedded += batch.reused
     report.seconds["embed"] += time.perf_counter() - t0
     t0 = time.perf_counter()
     deps.manifest.stage(batch.pending)

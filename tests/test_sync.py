@@ -12,6 +12,7 @@ import pytest
 from enclave.settings import Settings, load_settings
 from ingest.errors import AlreadyRunning
 from ingest.history import sync_lock
+from ingest.manifest import Manifest
 from ingest.pipeline import Progress, sync_source
 from ingest.sources import Source
 from ingest.worker import ParseWorker, WorkerLimits
@@ -77,8 +78,15 @@ def test_sync_follows_add_change_rename_delete(settings: Settings, embedder: Any
     (root / "team1" / "site3.md").unlink()  # delete
     write_doc(root, "new/site9.md", 9, 1)  # add
     progress: list[Progress] = []
+    parser.calls.clear()
     second = sync_source(source, deps, progress.append)
     assert second.changed == ["share/team1/site1.md"]
+    assert sorted(parser.calls) == ["site1.md", "site9.md"]  # the renamed file is not parsed again...
+    manifest = Manifest(settings.manifest_path)
+    moved_chunks = len(manifest.get("share/team0/renamed2.md").chunk_ids)
+    manifest.close()
+    assert second.chunks_reused == moved_chunks > 0  # ...nor embedded: its stored vectors move with it
+    assert second.embeddings == second.chunks_written - moved_chunks
     assert sorted(second.ingested) == ["share/new/site9.md", "share/team0/renamed2.md"]
     assert sorted(second.removed) == ["share/team0/site2.md", "share/team1/site3.md"]
     assert second.moved == ["share/team0/site2.md -> share/team0/renamed2.md"]
@@ -94,6 +102,44 @@ def test_sync_follows_add_change_rename_delete(settings: Settings, embedder: Any
     assert all(h.chunk.source != "share/team1/site3.md" for h in deleted)
     moved = retriever.retrieve("depot code K2V1P2 for site 2", tester).hits
     assert {h.chunk.source for h in moved if "K2V1" in h.chunk.text} == {"share/team0/renamed2.md"}
+
+
+def test_a_file_moved_into_a_restricted_folder_keeps_its_vectors_and_takes_the_new_labels(
+    settings: Settings, embedder: Any, worker: ParseWorker, tmp_path: Path
+) -> None:
+    from ingest.schema import doc_id
+
+    (settings.policy_dir / "policy.yaml").write_text(
+        "version: 1\n"
+        "groups: {staff: {description: Staff}, hr: {description: Human resources}}\n"
+        "users: {tester: {groups: [staff]}}\n"
+        "labels:\n"
+        "  - {match: '**', labels: [internal]}\n"
+        "  - {match: '*/hr/**', labels: [hr-confidential]}\n"
+        "grants:\n"
+        "  - {group: staff, labels: [internal]}\n"
+        "  - {group: hr, labels: [internal, hr-confidential]}\n"
+    )
+    root = tmp_path / "share"
+    write_doc(root, "general/site4.md", 4, 1)
+    source = Source(name="share", path=root)
+    deps = deps_for(settings, embedder, worker)
+    sync_source(source, deps)
+    retriever, tester = _retriever(settings, deps.index, embedder), _tester(settings)
+    question = "depot code K4V1P0 for site 4"
+    assert {h.chunk.source for h in retriever.retrieve(question, tester).hits} == {"share/general/site4.md"}
+
+    (root / "hr").mkdir()
+    (root / "general" / "site4.md").rename(root / "hr" / "site4.md")
+    report = sync_source(source, deps)
+    assert report.moved == ["share/general/site4.md -> share/hr/site4.md"]
+    assert (report.embeddings, report.chunks_reused > 0) == (0, True)
+    with deps.index.session() as idx:
+        chunks = idx.chunks_of(doc_id("share/hr/site4.md"))
+        assert not idx.chunks_of(doc_id("share/general/site4.md"))
+    assert chunks and {c.labels for c in chunks} == {("hr-confidential", "internal")}
+    assert retriever.retrieve(question, tester).hits == []  # the move took it out of the tester's reach
+    assert_index_matches_tree(settings, deps.index, {"share/hr/site4.md": root / "hr" / "site4.md"})
 
 
 def test_unchanged_tree_costs_no_parse_embed_or_write(settings: Settings, embedder: Any, worker: ParseWorker, tmp_path: Path) -> None:
