@@ -6,6 +6,7 @@ import getpass
 import os
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import replace
 from functools import partial
 from pathlib import Path
 
@@ -15,7 +16,7 @@ from ingest.index.base import VectorIndex
 from ingest.index.edge import EdgeIndex
 from ingest.manifest import Manifest
 from ingest.parse import parse_file
-from ingest.pipeline import IngestDeps
+from ingest.pipeline import IngestDeps, IngestReport, Parser, Progress, ingest_folder
 from ingest.schema import SCHEMA_VERSION, IndexMeta
 from policies.audit import AuditLog, AuditSink, load_key
 from policies.engine import labels_for
@@ -161,6 +162,31 @@ def ingest_deps(settings: Settings, index: VectorIndex, embedder: SentenceTransf
         max_file_bytes=settings.ingest.max_file_mb * 1024 * 1024,
         write_batch_files=settings.ingest.write_batch_files,
     )
+
+
+def ingest_folder_now(
+    settings: Settings,
+    folder: Path,
+    embedder: SentenceTransformerEmbedder | None = None,
+    parse: Parser | None = None,
+    on_progress: Callable[[Progress], None] | None = None,
+) -> IngestReport:
+    """Ingest `folder` in this process: open the index, run the ingest route, close manifest and index.
+
+    `embedder` reuses a loaded model; `parse` replaces the file parser (evaluation corpora).
+    """
+    embedder = embedder or build_embedder(settings)
+    index = open_index(settings, embedder)
+    try:
+        deps = ingest_deps(settings, index, embedder)
+        if parse is not None:
+            deps = replace(deps, parse=parse)
+        try:
+            return ingest_folder(folder, deps, on_progress)
+        finally:
+            deps.manifest.close()
+    finally:
+        index.close()
 
 
 def build_retriever(
