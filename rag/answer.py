@@ -205,6 +205,7 @@ class Answerer:
             chunk_ids=[h.chunk.chunk_id for h in retrieval.hits],
             withheld_by_policy=retrieval.withheld,
             stale_labels_dropped=retrieval.stale_dropped,
+            superseded_version_dropped=retrieval.superseded_dropped,
             allowed_labels=sorted(retrieval.allowed_labels),
             policy_version=version,
         )

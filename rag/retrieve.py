@@ -38,6 +38,8 @@ class Retrieval:
     question_logging: str = "full"
     # Hits whose stored labels are stale (rules changed, `enclave policy apply` not run yet) and no longer readable.
     stale_dropped: int = 0
+    # Hits of a second version of the same document (a sync killed mid-write, before the next sync repaired it).
+    superseded_dropped: int = 0
 
 
 class Retriever:
@@ -73,14 +75,16 @@ class Retriever:
             weights=(self._config.dense_weight, self._config.sparse_weight),
             fusion=self._config.fusion,
         )
-        hits = self._index.query(query) if allowed else []
-        # Second gate: labels are written at ingest and by `enclave policy apply`; a label rule tightened
-        # since then must not leave a window, so each hit is re-decided on its source under today's rules.
-        fresh = [h for h in hits if may_read(policy, principal, labels_for(policy, h.chunk.source)).allowed]
+        found = self._index.query(query) if allowed else []
+        hits = one_version_per_document(found)
+        # Second gate: labels are written at ingest and by `enclave policy apply`; a path rule tightened
+        # since then must not leave a window, so each hit is re-decided on its stored labels plus the
+        # labels its path gets under today's rules (metadata rules act through `policy apply`).
+        fresh = [h for h in hits if may_read(policy, principal, _labels_now(policy, h)).allowed]
         withheld = self._count_withheld(query, policy, allowed)
         return Retrieval(
             fresh, allowed, policy.version, withheld + len(hits) - len(fresh), policy.question_logging,
-            stale_dropped=len(hits) - len(fresh),
+            stale_dropped=len(hits) - len(fresh), superseded_dropped=len(found) - len(hits),
         )
 
     def _count_withheld(self, query: HybridQuery, policy: Policy, allowed: frozenset[str]) -> int:
@@ -96,3 +100,22 @@ class Retriever:
             return 0
         candidates = self._index.query(replace(query, allowed_labels=universe))
         return sum(1 for h in candidates if not h.chunk.labels or not set(h.chunk.labels) <= allowed)
+
+
+def one_version_per_document(hits: list[Hit]) -> list[Hit]:
+    """Hits from one version of each document: the settled (older) one when a killed sync left two.
+
+    A sync writes a document's new chunks, then deletes the old ones; killed in between, both stay
+    until the next sync repairs the index. An answer must not cite both, so the earlier-ingested
+    version wins (on a tie, the version of the best-ranked hit).
+    """
+    versions: dict[str, dict[str, tuple[str, int]]] = {}
+    for rank, h in enumerate(hits):
+        seen = versions.setdefault(h.chunk.doc_id, {})
+        seen.setdefault(h.chunk.doc_sha256, (h.chunk.ingested_at, rank))
+    keep = {doc: min(v, key=lambda sha: v[sha]) for doc, v in versions.items()}
+    return [h for h in hits if h.chunk.doc_sha256 == keep[h.chunk.doc_id]]
+
+
+def _labels_now(policy: Policy, hit: Hit) -> tuple[str, ...]:
+    return tuple(sorted(set(hit.chunk.labels) | set(labels_for(policy, hit.chunk.source))))

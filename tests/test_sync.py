@@ -142,6 +142,46 @@ def test_a_file_moved_into_a_restricted_folder_keeps_its_vectors_and_takes_the_n
     assert_index_matches_tree(settings, deps.index, {"share/hr/site4.md": root / "hr" / "site4.md"})
 
 
+class Killed(Exception):
+    """Stands in for the process dying at a durable step (the kill -9 runs are in test_crash_safety)."""
+
+
+def test_a_sync_killed_between_writing_and_deleting_leaves_answers_on_one_version(
+    settings: Settings, embedder: Any, worker: ParseWorker, tmp_path: Path
+) -> None:
+    import time
+
+    from ingest.schema import doc_id
+
+    root = tmp_path / "docs"
+    path = write_doc(root, "a.md", 1, 1)
+    source = Source(name="docs", path=root)
+    sync_source(source, deps_for(settings, embedder, worker))
+    time.sleep(1.1)  # ingest times have one-second resolution
+    write_doc(root, "a.md", 1, 2)
+
+    def die_after_upsert(step: str) -> None:
+        if step == "upserted":
+            raise Killed(step)
+
+    with pytest.raises(Killed):
+        sync_source(source, deps_for(settings, embedder, worker, on_step=die_after_upsert))
+    index = deps_for(settings, embedder, worker).index
+    with index.session() as idx:
+        assert len({c.doc_sha256 for c in idx.chunks_of(doc_id("docs/a.md"))}) == 2  # both versions are stored
+    retriever, tester = _retriever(settings, index, embedder), _tester(settings)
+    question = "What is the depot code and the inspection interval for site 1?"
+    got = retriever.retrieve(question, tester)
+    assert got.superseded_dropped > 0 and got.hits
+    assert all("version 1" in h.chunk.text and "version 2" not in h.chunk.text for h in got.hits)
+
+    resumed = sync_source(source, deps_for(settings, embedder, worker))
+    assert resumed.recovered == 1
+    assert_index_matches_tree(settings, index, {"docs/a.md": path})
+    got = retriever.retrieve(question, tester)
+    assert got.superseded_dropped == 0 and all("version 2" in h.chunk.text for h in got.hits)
+
+
 def test_unchanged_tree_costs_no_parse_embed_or_write(settings: Settings, embedder: Any, worker: ParseWorker, tmp_path: Path) -> None:
     root = tmp_path / "docs"
     for n in range(8):
