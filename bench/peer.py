@@ -18,10 +18,11 @@ def _p50_p95(times: list[float]) -> tuple[float, float]:
 
 def enclave(params: dict[str, Any]) -> dict[str, Any]:
     """Enclave: the product's ingest route (chunk, embed, BM25, Edge) and the policy-filtered retriever."""
+    from enclave.eval_wiring import ingest_scratch, prepare
     from enclave.settings import load_settings
     from enclave.wiring import build_embedder, build_retriever, open_index, policy_loader
     from policies.engine import principal_for
-    from rag.eval.scratch import EVAL_USER, EvalDoc, ingest_scratch, prepare
+    from rag.eval.scratch import EVAL_USER, EvalDoc
 
     docs, source = data.corpus_texts(params["docs"])
     queries = data.query_texts(params["queries"])

@@ -50,7 +50,8 @@ def retrieval(
     json_out: JsonOption = False,
 ) -> None:
     """nDCG@10, Recall@10, Recall@100 and MRR@10 of the configured retrieval on a BEIR dataset."""
-    from rag.eval.beir import evaluate_retrieval, load_beir
+    from enclave.eval_wiring import evaluate_retrieval
+    from rag.eval.beir import load_beir
 
     settings = _settings()
     data = load_beir(beir, qrels, split)
@@ -73,7 +74,8 @@ def qa(
     json_out: JsonOption = False,
 ) -> None:
     """Exact match, token F1, gold first citation and wrong not-found rate through the real answer path."""
-    from rag.eval.squad import evaluate_qa, load_squad
+    from enclave.eval_wiring import evaluate_qa
+    from rag.eval.squad import load_squad
 
     settings = _settings()
     data = load_squad(squad, limit)
@@ -99,8 +101,9 @@ def golden(
     json_out: JsonOption = False,
 ) -> None:
     """Ask the site's own questions against the live index; check sources, citations and answers."""
+    from enclave.eval_wiring import evaluate_golden
     from enclave.wiring import default_user
-    from rag.eval.golden import evaluate_golden, load_golden
+    from rag.eval.golden import load_golden
 
     settings = _settings()
     items = load_golden(file)

@@ -60,12 +60,12 @@ def test_eval_retrieval_gives_the_known_figures(home: Path, tmp_path: Path) -> N
 
 
 def test_filter_on_ranks_exactly_like_no_filter(home: Path, tmp_path: Path) -> None:
+    from enclave.eval_wiring import ingest_scratch, prepare, rank_scratch
     from enclave.settings import load_settings
     from enclave.wiring import build_embedder, open_index
     from ingest.index.edge import EdgeIndex
-    from rag.eval.beir import load_beir, rank_queries
     from ingest.schema import SCHEMA_VERSION, IndexMeta
-    from rag.eval.scratch import ingest_scratch, prepare
+    from rag.eval.beir import load_beir
 
     class Unfiltered(EdgeIndex):
         """The same store queried without the label filter."""
@@ -77,13 +77,13 @@ def test_filter_on_ranks_exactly_like_no_filter(home: Path, tmp_path: Path) -> N
     data = load_beir(write_beir(tmp_path / "tiny"))
     scratch = prepare(settings, data.docs)
     ingest_scratch(scratch)
-    filtered = rank_queries(scratch, data.queries)
+    filtered = rank_scratch(scratch, data.queries)
     embedder = build_embedder(scratch.settings)
     open_index(scratch.settings, embedder).close()  # checks the metadata
     raw = Unfiltered(scratch.settings.store_dir)
     raw.ensure(IndexMeta(schema_version=SCHEMA_VERSION, embedding_model=embedder.model_id, embedding_dim=embedder.dim))
     try:
-        unfiltered = rank_queries(scratch, data.queries, index=raw)
+        unfiltered = rank_scratch(scratch, data.queries, index=raw)
     finally:
         raw.close()
     assert filtered == unfiltered
@@ -91,9 +91,9 @@ def test_filter_on_ranks_exactly_like_no_filter(home: Path, tmp_path: Path) -> N
 
 
 def test_scratch_index_is_reused_until_the_configuration_changes(home: Path, tmp_path: Path) -> None:
+    from enclave.eval_wiring import ingest_scratch, prepare
     from enclave.settings import load_settings
     from rag.eval.beir import load_beir
-    from rag.eval.scratch import ingest_scratch, prepare
 
     settings = load_settings(home=home)
     data = load_beir(write_beir(tmp_path / "tiny"))

@@ -1,20 +1,21 @@
-"""`enclave eval retrieval`: a BEIR dataset through the product's ingest and retriever."""
+"""`enclave eval retrieval`: read a BEIR dataset, and rank its queries' documents through a retriever."""
 
 from __future__ import annotations
 
 import csv
 import json
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from enclave.settings import Settings
-from ingest.pipeline import Progress
 from rag.eval.errors import EvalError
-from rag.eval.metrics import dedupe_docs, evaluate
-from rag.eval.scratch import EVAL_USER, EvalDoc, Scratch, ingest_scratch, prepare, scratch_summary
+from rag.eval.metrics import dedupe_docs
+from rag.eval.scratch import EvalDoc
+
+if TYPE_CHECKING:
+    from policies.model import Principal
+    from rag.retrieve import Retriever
 
 DEPTH = 100  # documents ranked per query (Recall@100)
 
@@ -63,66 +64,16 @@ def _jsonl(path: Path) -> list[dict[str, Any]]:
         raise EvalError(f"{path}: not JSON lines ({exc})", hint="one JSON object per line") from exc
 
 
-def evaluate_retrieval(
-    settings: Settings, data: BeirData, on_progress: Callable[[Progress], None] | None = None
-) -> dict[str, Any]:
-    """Ingest (or reuse) the scratch index, rank every judged query, and score the ranking."""
-    scratch = prepare(settings, data.docs)
-    started = time.perf_counter()
-    ingest_scratch(scratch, on_progress)
-    ingest_s = time.perf_counter() - started
-    started = time.perf_counter()
-    run = rank_queries(scratch, data.queries)
-    query_s = time.perf_counter() - started
-    result: dict[str, Any] = evaluate(run, data.qrels)
-    result["config"] = eval_config(scratch)
-    result["timings"] = {"ingest_s": round(ingest_s, 2), "queries_s": round(query_s, 2)}
-    return result
+def rank_queries(
+    retriever: Retriever, principal: Principal, queries: dict[str, str], doc_of: Callable[[str], str]
+) -> dict[str, list[str]]:
+    """Document ranking per query, retrieved as `principal`; `doc_of` maps a chunk's source to its document.
 
-
-def rank_queries(scratch: Scratch, queries: dict[str, str], index: Any = None) -> dict[str, list[str]]:
-    """Document ranking per query through the retriever `enclave ask` uses, as the eval user (policy filter on).
-
-    Chunks map back to their document at the rank of its best chunk. `index` replaces the scratch index
-    (tests pass an unfiltered one to show the filter changes nothing for a user who may read everything).
+    Chunks map back to their document at the rank of its best chunk. The retriever should return
+    2 * DEPTH chunks: room for documents split into several chunks.
     """
-    from enclave.wiring import build_embedder, build_retriever, open_index, policy_loader
-    from policies.engine import principal_for
-
-    settings = scratch.settings
-    embedder = build_embedder(settings)
-    own = index is None
-    index = open_index(settings, embedder) if own else index
-    try:
-        # Two chunks per ranked document leave room for documents split into several chunks.
-        retriever = build_retriever(settings, index, embedder, top_k=2 * DEPTH)
-        principal = principal_for(policy_loader(settings)(), EVAL_USER)
-        run = {}
-        for qid, text in queries.items():
-            hits = retriever.retrieve(text, principal).hits
-            run[qid] = dedupe_docs([scratch.doc_of(h.chunk.source) for h in hits])[:DEPTH]
-        return run
-    finally:
-        if own:
-            index.close()
-
-
-def eval_config(scratch: Scratch) -> dict[str, Any]:
-    """The configuration a figure belongs to: embedder, chunking, BM25, fusion, and the scratch index."""
-    from ingest.embed import Bm25Encoder
-
-    s = scratch.settings
-    return {
-        "embedding": s.embedding.model_dump(mode="json"),
-        "chunking": s.chunking.model_dump(mode="json"),
-        "bm25": Bm25Encoder().params(),
-        "retrieval": {k: v for k, v in s.retrieval.model_dump(mode="json").items() if k in _RANKING_KEYS},
-        "depth": {"documents": DEPTH, "chunks": 2 * DEPTH},
-        "policy_filter": True,
-        "index": str(s.home),
-        "ingest": scratch_summary(scratch),
-    }
-
-
-_RANKING_KEYS = ("prefetch_k", "fusion", "rrf_k", "dense_weight", "sparse_weight")
-
+    run = {}
+    for qid, text in queries.items():
+        hits = retriever.retrieve(text, principal).hits
+        run[qid] = dedupe_docs([doc_of(h.chunk.source) for h in hits])[:DEPTH]
+    return run

@@ -1,4 +1,4 @@
-"""`enclave eval golden`: a site's own questions with expected sources, through the live answer path."""
+"""`enclave eval golden`: a site's own questions with expected sources, asked and scored."""
 
 from __future__ import annotations
 
@@ -7,10 +7,14 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from enclave.settings import Settings
 from rag.eval.errors import EvalError
+
+if TYPE_CHECKING:
+    from policies.model import Principal
+    from rag.answer import Answerer
+    from rag.retrieve import Retriever
 
 
 @dataclass(frozen=True)
@@ -61,40 +65,35 @@ def source_matches(cited: str, expected: tuple[str, ...]) -> bool:
     return any(cited == s or cited.endswith("/" + s.lstrip("/")) for s in expected)
 
 
-def evaluate_golden(
-    settings: Settings, items: list[GoldenItem], user: str, on_answer: Callable[[int, int], None] | None = None
+def ask_golden(
+    retriever: Retriever,
+    answerer: Answerer,
+    principal_of: Callable[[str], Principal],
+    items: list[GoldenItem],
+    user: str,
+    on_answer: Callable[[int, int], None] | None = None,
 ) -> dict[str, Any]:
-    """Ask every question against the live index as its user; score sources, citations and answers."""
-    from enclave.wiring import build_answerer, build_embedder, build_generator, build_retriever, open_index, policy_loader
-    from policies.engine import principal_for
-
-    embedder = build_embedder(settings)
-    index = open_index(settings, embedder)
+    """Ask every question as its user (`user` by default); score sources, citations and answers."""
     rows = []
     started = time.perf_counter()
-    try:
-        retriever = build_retriever(settings, index, embedder)
-        answerer = build_answerer(settings, index, embedder, build_generator(settings))
-        for n, item in enumerate(items, 1):
-            principal = principal_for(policy_loader(settings)(), item.user or user)
-            retrieved = [h.chunk.source for h in retriever.retrieve(item.question, principal).hits]
-            answer = answerer.answer(item.question, principal)
-            cited = [c.source for c in answer.citations]
-            rows.append(
-                {
-                    "question": item.question,
-                    "retrieved_expected": any(source_matches(s, item.sources) for s in retrieved),
-                    "first_citation_expected": bool(cited) and source_matches(cited[0], item.sources),
-                    "found": answer.found,
-                    "answer_ok": (item.answer.lower() in answer.text.lower()) if item.answer else None,
-                    "answer": answer.text,
-                    "citations": cited,
-                }
-            )
-            if on_answer:
-                on_answer(n, len(items))
-    finally:
-        index.close()
+    for n, item in enumerate(items, 1):
+        principal = principal_of(item.user or user)
+        retrieved = [h.chunk.source for h in retriever.retrieve(item.question, principal).hits]
+        answer = answerer.answer(item.question, principal)
+        cited = [c.source for c in answer.citations]
+        rows.append(
+            {
+                "question": item.question,
+                "retrieved_expected": any(source_matches(s, item.sources) for s in retrieved),
+                "first_citation_expected": bool(cited) and source_matches(cited[0], item.sources),
+                "found": answer.found,
+                "answer_ok": (item.answer.lower() in answer.text.lower()) if item.answer else None,
+                "answer": answer.text,
+                "citations": cited,
+            }
+        )
+        if on_answer:
+            on_answer(n, len(items))
     n = len(rows)
     checked = [r for r in rows if r["answer_ok"] is not None]
     return {

@@ -1,23 +1,21 @@
-"""A scratch Enclave home for an evaluation corpus, built with the product's own ingest route.
+"""A scratch corpus for an evaluation: one file per document, a reader for them, and the key that reuses it.
 
-Documents are written one file each and ingested by `ingest_folder` (chunk, embed, BM25, write,
-manifest) with a parser that reads the file back instead of unstructured. The scratch home sits under
-ENCLAVE_HOME/eval/<key>, where the key hashes the corpus and everything that shapes the index, so a
-rerun with the same corpus and configuration reuses it.
+The composition root (`enclave/eval_wiring.py`) places it under ENCLAVE_HOME/eval/<key>, where the key hashes the
+corpus and everything that shapes the index, and ingests it with the product's own route (`ingest_folder`)
+using `parse_eval_doc` instead of unstructured. A rerun with the same corpus and configuration reuses it.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass, replace
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from enclave.settings import Settings
 from ingest.parse import Element, ParsedDocument
-from ingest.pipeline import IngestReport, Progress
+from ingest.pipeline import IngestReport
 from ingest.schema import SCHEMA_VERSION
 
 EVAL_USER = "eval"
@@ -50,26 +48,36 @@ class EvalDoc:
 
 
 @dataclass(frozen=True)
-class Scratch:
-    """A prepared scratch home: its settings and the dataset id of each document file."""
+class ScratchCorpus:
+    """A scratch home's folder and the dataset id of each document file in it."""
 
-    settings: Settings
+    home: Path
     doc_ids: tuple[str, ...]
+
+    @property
+    def docs_dir(self) -> Path:
+        """The folder of document files that is ingested."""
+        return self.home / DOCS_DIR
+
+    @property
+    def complete(self) -> bool:
+        """True once an ingest of this corpus finished (its index can be reused)."""
+        return (self.home / _DONE).exists()
 
     def doc_of(self, source: str) -> str:
         """The dataset id of the document a chunk came from (`docs/0000042.json` -> ids[42])."""
         return self.doc_ids[int(Path(source).stem)]
 
 
-def index_key(settings: Settings, corpus_digest: str) -> str:
-    """Hash of the corpus and of every setting that changes what the index holds."""
+def index_key(corpus_digest: str, embedding: Mapping[str, Any], chunking: Mapping[str, Any]) -> str:
+    """Hash of the corpus and of every setting that changes what the index holds (settings as plain JSON values)."""
     from ingest.embed import Bm25Encoder
 
     shape = {
         "corpus": corpus_digest,
         "schema": SCHEMA_VERSION,
-        "embedding": settings.embedding.model_dump(mode="json"),
-        "chunking": settings.chunking.model_dump(mode="json"),
+        "embedding": dict(embedding),
+        "chunking": dict(chunking),
         "bm25": Bm25Encoder().params(),
     }
     return hashlib.sha256(json.dumps(shape, sort_keys=True).encode()).hexdigest()[:16]
@@ -83,20 +91,16 @@ def corpus_digest(docs: Sequence[EvalDoc]) -> str:
     return h.hexdigest()
 
 
-def prepare(settings: Settings, docs: Sequence[EvalDoc]) -> Scratch:
-    """Create (or find) the scratch home for `docs`: settings, policy and one file per document."""
-    home = Path(settings.home) / "eval" / index_key(settings, corpus_digest(docs))
-    # Always an embedded Edge store: an evaluation must never write into a site's Qdrant server.
-    index = settings.index.model_copy(update={"backend": "edge"})
-    scratch = settings.model_copy(update={"home": home, "policy_path": "", "audit_key_file": "", "index": index})
-    folder = home / DOCS_DIR
-    if not (home / _DONE).exists():
-        folder.mkdir(parents=True, exist_ok=True)
-        scratch.policy_dir.mkdir(parents=True, exist_ok=True)
-        (scratch.policy_dir / "policy.yaml").write_text(EVAL_POLICY)
+def write_corpus(home: Path, docs: Sequence[EvalDoc], policy_dir: Path) -> ScratchCorpus:
+    """Write the eval policy and one file per document under `home`, unless a complete ingest is already there."""
+    corpus = ScratchCorpus(home=Path(home), doc_ids=tuple(d.doc_id for d in docs))
+    if not corpus.complete:
+        corpus.docs_dir.mkdir(parents=True, exist_ok=True)
+        policy_dir.mkdir(parents=True, exist_ok=True)
+        (policy_dir / "policy.yaml").write_text(EVAL_POLICY)
         for i, d in enumerate(docs):
-            (folder / f"{i:07d}.json").write_text(json.dumps({"_id": d.doc_id, "title": d.title, "text": d.text}))
-    return Scratch(settings=scratch, doc_ids=tuple(d.doc_id for d in docs))
+            (corpus.docs_dir / f"{i:07d}.json").write_text(json.dumps({"_id": d.doc_id, "title": d.title, "text": d.text}))
+    return corpus
 
 
 def parse_eval_doc(path: Path) -> ParsedDocument:
@@ -117,27 +121,9 @@ def parse_eval_doc(path: Path) -> ParsedDocument:
     return ParsedDocument(elements=tuple(elements), pages=None, title=title[:200] or Path(path).stem)
 
 
-def ingest_scratch(scratch: Scratch, on_progress: Callable[[Progress], None] | None = None) -> IngestReport | None:
-    """Ingest the scratch corpus with the product's route; None when a complete index was reused."""
-    from enclave.wiring import build_embedder, ingest_deps, open_index
-    from ingest.pipeline import ingest_folder
-
-    settings = scratch.settings
-    done = settings.home / _DONE
-    if done.exists():
-        return None
-    embedder = build_embedder(settings)
-    index = open_index(settings, embedder)
-    try:
-        deps = replace(ingest_deps(settings, index, embedder), parse=parse_eval_doc)
-        try:
-            report = ingest_folder(settings.home / DOCS_DIR, deps, on_progress)
-        finally:
-            deps.manifest.close()
-    finally:
-        index.close()
-    done.write_text(json.dumps(_report_summary(report)))
-    return report
+def mark_complete(corpus: ScratchCorpus, report: IngestReport) -> None:
+    """Record that the corpus is ingested, with what the ingest counted (read back by `scratch_summary`)."""
+    (corpus.home / _DONE).write_text(json.dumps(_report_summary(report)))
 
 
 def _report_summary(report: IngestReport) -> dict[str, Any]:
@@ -149,7 +135,7 @@ def _report_summary(report: IngestReport) -> dict[str, Any]:
     }
 
 
-def scratch_summary(scratch: Scratch) -> dict[str, Any]:
+def scratch_summary(corpus: ScratchCorpus) -> dict[str, Any]:
     """What the ingest of this scratch home recorded (documents, chunks, seconds)."""
-    done = scratch.settings.home / _DONE
+    done = corpus.home / _DONE
     return json.loads(done.read_text()) if done.exists() else {}

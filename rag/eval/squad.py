@@ -1,4 +1,4 @@
-"""`enclave eval qa`: SQuAD paragraphs as documents, questions through the real answer path."""
+"""`enclave eval qa`: SQuAD paragraphs as documents, its questions answered and scored (EM, F1, citations)."""
 
 from __future__ import annotations
 
@@ -10,12 +10,14 @@ from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from enclave.settings import Settings
-from ingest.pipeline import Progress
 from rag.eval.errors import EvalError
-from rag.eval.scratch import EVAL_USER, EvalDoc, Scratch, ingest_scratch, prepare
+from rag.eval.scratch import EvalDoc
+
+if TYPE_CHECKING:
+    from policies.model import Principal
+    from rag.answer import Answer, Answerer
 
 _MARKER = re.compile(r"\s*\[\d+(?:\s*,\s*\d+)*\]")
 
@@ -86,40 +88,27 @@ def token_f1(prediction: str, golds: tuple[str, ...]) -> float:
     return best
 
 
-def evaluate_qa(
-    settings: Settings,
-    data: SquadData,
-    on_progress: Callable[[Progress], None] | None = None,
+def answer_questions(
+    answerer: Answerer,
+    principal: Principal,
+    items: list[QaItem],
+    doc_of: Callable[[str], str],
     on_answer: Callable[[int, int], None] | None = None,
 ) -> dict[str, Any]:
-    """Ingest the paragraphs (or reuse them), answer every question, and score the answers."""
-    from enclave.wiring import build_answerer, build_embedder, build_generator, open_audit_log, open_index, policy_loader
-    from policies.engine import principal_for
-
-    scratch = prepare(settings, data.docs)
-    ingest_scratch(scratch, on_progress)
-    s = scratch.settings
-    embedder = build_embedder(s)
-    index = open_index(s, embedder)
+    """Answer every question as `principal` and score the answers; `doc_of` maps a cited source to its paragraph."""
     rows: list[dict[str, Any]] = []
     started = time.perf_counter()
-    try:
-        # The generator comes from the site's settings: the model lives in the real home, not the scratch one.
-        answerer = build_answerer(s, index, embedder, build_generator(settings), audit=open_audit_log(s))
-        principal = principal_for(policy_loader(s)(), EVAL_USER)
-        for n, item in enumerate(data.items, 1):
-            answer = answerer.answer(item.question, principal)
-            rows.append(_score(scratch, item, answer))
-            if on_answer:
-                on_answer(n, len(data.items))
-    finally:
-        index.close()
+    for n, item in enumerate(items, 1):
+        answer = answerer.answer(item.question, principal)
+        rows.append(_score(doc_of, item, answer))
+        if on_answer:
+            on_answer(n, len(items))
     return summarize(rows, time.perf_counter() - started)
 
 
-def _score(scratch: Scratch, item: QaItem, answer: Any) -> dict[str, Any]:
+def _score(doc_of: Callable[[str], str], item: QaItem, answer: Answer) -> dict[str, Any]:
     text = _MARKER.sub("", answer.text).strip()
-    first = scratch.doc_of(answer.citations[0].source) if answer.citations else None
+    first = doc_of(answer.citations[0].source) if answer.citations else None
     return {
         "id": item.qid,
         "em": exact_match(text, item.answers) if answer.found else 0.0,
