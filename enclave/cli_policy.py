@@ -63,7 +63,7 @@ def explain(
     settings = _settings(policy_dir)
     policy = load_policy(settings.policy_dir)
     documents: list[tuple[str, tuple[str, ...]]] = []
-    metadata: dict[str, dict[str, str]] = {}
+    metadata: dict[str, dict[str, str] | None] = {}
     if settings.manifest_path.exists():
         manifest = Manifest(settings.manifest_path)
         records = [r for r in manifest.all() if r.status == "ingested"]
@@ -131,3 +131,8 @@ def apply(
     )
     if report.unlabelled:
         out.print(f"[yellow]{len(report.unlabelled)} document(s) have no label and are readable by nobody[/]")
+    if report.metadata_unread and any(rule.metadata for rule in policy.label_rules):
+        out.print(
+            f"[yellow]{len(report.metadata_unread)} document(s) were ingested before Enclave recorded document "
+            "metadata: metadata rules do not apply to them until they are ingested again[/]"
+        )

@@ -137,7 +137,7 @@ def _pdf(path: Path) -> list[Pair]:
         return []
     pairs: list[Pair] = []
     for key in list(info.keys())[: MAX_KEYS * 4]:
-        value = info.get(key)
+        value = info[key]  # item access resolves an indirect reference; .get() would not
         if isinstance(value, str):  # text and names; byte strings and dictionaries are not properties
             pairs.append((str(key), str(value)))
     return pairs

@@ -25,7 +25,7 @@ CREATE TABLE IF NOT EXISTS documents (
     title       TEXT,
     labels      TEXT NOT NULL,          -- JSON list
     updated_at  TEXT NOT NULL,
-    metadata    TEXT NOT NULL DEFAULT '{}'  -- JSON object: the file's own properties, for relabelling
+    metadata    TEXT                    -- JSON object: the file's own properties; NULL: never read (older Enclave)
 );
 -- Write intent: staged before any index write, cleared in the same transaction that settles
 -- the documents row. A row left here means a sync died mid-write; the next sync resolves it.
@@ -57,8 +57,8 @@ class DocumentRecord:
     labels: tuple[str, ...]
     updated_at: str
     # The document's own properties (ingest.docmeta) that metadata label rules match; kept so a
-    # policy change relabels without re-parsing.
-    metadata: dict[str, str] = field(default_factory=dict)
+    # policy change relabels without re-parsing. None: ingested before Enclave recorded them.
+    metadata: dict[str, str] | None = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -98,7 +98,8 @@ class Manifest:
             (
                 rec.source, rec.doc_id, rec.path, rec.sha256, rec.size, rec.mtime_ns, rec.status,
                 rec.error_code, rec.error, json.dumps(list(rec.chunk_ids)), rec.pages, rec.title,
-                json.dumps(list(rec.labels)), rec.updated_at, json.dumps(dict(rec.metadata), sort_keys=True),
+                json.dumps(list(rec.labels)), rec.updated_at,
+                json.dumps(dict(rec.metadata), sort_keys=True) if rec.metadata is not None else None,
             ),
         )
 
@@ -148,7 +149,8 @@ class Manifest:
             return
         with self._transaction():
             if "metadata" not in self._columns():  # another process may have migrated meanwhile
-                self._db.execute("ALTER TABLE documents ADD COLUMN metadata TEXT NOT NULL DEFAULT '{}'")
+                # Existing rows get NULL: their metadata was never read, which relabel reports.
+                self._db.execute("ALTER TABLE documents ADD COLUMN metadata TEXT")
 
     def _columns(self) -> set[str]:
         return {row[1] for row in self._db.execute("PRAGMA table_info(documents)")}
@@ -180,7 +182,7 @@ def _record(row: tuple) -> DocumentRecord:
         source=row[0], doc_id=row[1], path=row[2], sha256=row[3], size=row[4], mtime_ns=row[5],
         status=row[6], error_code=row[7], error=row[8], chunk_ids=tuple(json.loads(row[9])),
         pages=row[10], title=row[11], labels=tuple(json.loads(row[12])), updated_at=row[13],
-        metadata=json.loads(row[14] or "{}"),
+        metadata=json.loads(row[14]) if row[14] is not None else None,
     )
 
 
@@ -192,5 +194,5 @@ def _load(text: str) -> DocumentRecord:
     data = json.loads(text)
     data["chunk_ids"] = tuple(data["chunk_ids"])
     data["labels"] = tuple(data["labels"])
-    data.setdefault("metadata", {})  # intent rows staged before the metadata column existed
+    data.setdefault("metadata", None)  # an intent row staged by an Enclave that did not read metadata
     return DocumentRecord(**data)

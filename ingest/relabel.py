@@ -32,6 +32,8 @@ class RelabelReport:
     documents_changed: list[str] = field(default_factory=list)
     chunks_changed: int = 0
     unlabelled: list[str] = field(default_factory=list)  # documents no rule labels: readable by nobody
+    # Documents ingested before Enclave recorded metadata: only path rules apply until they are re-ingested.
+    metadata_unread: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, object]:
         """Plain data for --json and the audit log."""
@@ -40,6 +42,7 @@ class RelabelReport:
             "documents_changed": len(self.documents_changed),
             "chunks_changed": self.chunks_changed,
             "unlabelled_documents": len(self.unlabelled),
+            "documents_without_recorded_metadata": len(self.metadata_unread),
         }
 
 
@@ -54,6 +57,8 @@ def relabel(manifest: Manifest, index: LabelWriter, labeler: Labeler) -> Relabel
     now = datetime.now(UTC).isoformat(timespec="seconds")
     for rec in manifest.all():
         report.documents += 1
+        if rec.metadata is None:
+            report.metadata_unread.append(rec.source)
         # A document without metadata is labelled from its path alone (path-only labelers keep working).
         labels = tuple(sorted(labeler(rec.source, rec.metadata) if rec.metadata else labeler(rec.source)))
         if not labels:

@@ -23,6 +23,7 @@ class Explanation:
     label_rules: dict[str, list[str]] = field(default_factory=dict)
     # source -> the labels the current rules give, where they differ from the stored ones (apply pending)
     pending: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    unread: list[str] = field(default_factory=list)  # sources whose metadata was never recorded (older ingest)
 
     def lines(self) -> list[str]:
         """Human-readable report."""
@@ -43,6 +44,8 @@ class Explanation:
             for src, d in self.documents:
                 out.append(f"    {'ALLOW' if d.allowed else 'DENY '} {src}: {d.reason}")
                 out.append("      labelled by: " + ("; ".join(self.label_rules.get(src, [])) or "no rule"))
+                if src in self.unread:
+                    out.append("      metadata: never recorded (ingested by an older Enclave); metadata rules skip it")
                 if src in self.pending:
                     now = ", ".join(self.pending[src]) or "none"
                     out.append(f"      the current rules give: {now} (run enclave policy apply)")
@@ -53,7 +56,7 @@ def explain(
     policy: Policy,
     user: str,
     documents: Iterable[tuple[str, tuple[str, ...]]] = (),
-    metadata: Mapping[str, Mapping[str, str]] | None = None,
+    metadata: Mapping[str, Mapping[str, str] | None] | None = None,
 ) -> Explanation:
     """Explain `user`'s access under `policy`; `documents` are (source, stored labels) pairs to decide on.
 
@@ -98,4 +101,5 @@ def explain(
         documents=sorted(decided, key=lambda x: x[0]),
         label_rules=label_rules,
         pending=pending,
+        unread=sorted(s for s, _ in documents if metadata is not None and s in metadata and metadata[s] is None),
     )
