@@ -73,8 +73,7 @@ def write_corpus(root: Path) -> Path:
 def build_site(home: Path, model: Path) -> Path:
     """ENCLAVE_HOME with the model, the policy, passwords for every user and an ingested corpus."""
     from enclave.settings import load_settings
-    from enclave.wiring import build_embedder, default_model_path, ingest_deps, open_index, setup_home
-    from ingest.pipeline import ingest_folder
+    from enclave.wiring import default_model_path, ingest_folder_now, setup_home
     from policies.accounts import set_password
 
     settings = load_settings(home=home)
@@ -87,13 +86,6 @@ def build_site(home: Path, model: Path) -> Path:
     for user in USERS:
         set_password(settings.policy_dir, user, PASSWORD)
     docs = write_corpus(home.parent / "corpus")
-    embedder = build_embedder(settings)
-    index = open_index(settings, embedder)
-    try:
-        deps = ingest_deps(settings, index, embedder)
-        report = ingest_folder(docs, deps)
-        deps.manifest.close()
-    finally:
-        index.close()
+    report = ingest_folder_now(settings, docs)
     assert not report.failed, report.failed
     return docs
