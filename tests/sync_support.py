@@ -52,3 +52,25 @@ def assert_index_matches_tree(settings: Settings, index: Any, tree: dict[str, Pa
                 assert all(c.labels for c in chunks), key  # labels (the ACL payload) intact
     finally:
         manifest.close()
+
+
+def sync_folder(settings: Settings, root: Path) -> Any:
+    """One production ingest job over `root` (lock, parse child, history, audit), as the CLI runs it."""
+    from enclave.ingest_job import folder_source, run_ingest_job
+
+    return run_ingest_job(settings, [folder_source(settings, root)], trigger="test", actor="tester")
+
+
+def top_passage(settings: Settings, question: str, user: str = "tester") -> Any:
+    """The best chunk `user` retrieves for `question` through the product's retriever."""
+    from enclave.wiring import (
+        build_embedder,
+        build_retriever,
+        policy_loader,
+        shared_index,
+    )
+    from policies.engine import principal_for
+
+    embedder = build_embedder(settings)
+    retriever = build_retriever(settings, shared_index(settings, embedder), embedder)
+    return retriever.retrieve(question, principal_for(policy_loader(settings)(), user)).hits[0].chunk

@@ -11,6 +11,7 @@ import pytest
 
 from enclave.settings import Settings
 from tests.corpus import write_docx, write_xlsx
+from tests.sync_support import sync_folder, top_passage
 
 SOFFICE = shutil.which("soffice") or shutil.which("libreoffice")
 
@@ -26,12 +27,6 @@ def _legacy_copy(modern: Path, fmt: str, out: Path) -> Path:
     return out / f"{modern.stem}.{fmt}"
 
 
-def _sync(settings: Settings, root: Path) -> object:
-    from enclave.ingest_job import folder_source, run_ingest_job
-
-    return run_ingest_job(settings, [folder_source(settings, root)], trigger="test", actor="tester")
-
-
 def test_without_libreoffice_legacy_files_fail_with_a_clear_reason(
     settings: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -42,7 +37,7 @@ def test_without_libreoffice_legacy_files_fail_with_a_clear_reason(
     empty = tmp_path / "no-tools"
     empty.mkdir()
     monkeypatch.setenv("PATH", str(empty))  # the parse child starts with this PATH: no soffice
-    report = _sync(settings, root)
+    report = sync_folder(settings, root)
     assert [(f.source, f.code) for f in report.failed] == [("share/old-memo.doc", "needs_libreoffice")]
     assert "LibreOffice" in report.failed[0].message
     assert report.ingested == ["share/notes.md"]
@@ -50,9 +45,6 @@ def test_without_libreoffice_legacy_files_fail_with_a_clear_reason(
 
 @pytest.mark.skipif(SOFFICE is None, reason="needs LibreOffice (apt-get install libreoffice-writer-nogui libreoffice-calc-nogui)")
 def test_with_libreoffice_doc_and_xls_are_converted_and_answerable(settings: Settings, tmp_path: Path) -> None:
-    from enclave.wiring import build_embedder, build_retriever, policy_loader, shared_index
-    from policies.engine import principal_for
-
     modern, root = tmp_path / "modern", tmp_path / "share"
     modern.mkdir()
     root.mkdir()
@@ -60,12 +52,9 @@ def test_with_libreoffice_doc_and_xls_are_converted_and_answerable(settings: Set
     write_xlsx(modern / "on-call.xlsx", [["Ward", "On-call extension"], ["Cardiology", "4471"], ["Neurology", "4480"]])
     _legacy_copy(modern / "sterile-supply.docx", "doc", root)
     _legacy_copy(modern / "on-call.xlsx", "xls", root)
-    report = _sync(settings, root)
+    report = sync_folder(settings, root)
     assert report.failed == [] and sorted(report.ingested) == ["share/on-call.xls", "share/sterile-supply.doc"]
-    embedder = build_embedder(settings)
-    retriever = build_retriever(settings, shared_index(settings, embedder), embedder)
-    principal = principal_for(policy_loader(settings)(), "tester")
-    top = retriever.retrieve("How long are autoclave logs kept?", principal).hits[0].chunk
+    top = top_passage(settings, "How long are autoclave logs kept?")
     assert top.source == "share/sterile-supply.doc" and "seven years" in top.text
-    top = retriever.retrieve("What is the cardiology on-call extension?", principal).hits[0].chunk
+    top = top_passage(settings, "What is the cardiology on-call extension?")
     assert top.source == "share/on-call.xls" and "4471" in top.text

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from enclave.settings import Settings
+from tests.sync_support import sync_folder, top_passage
 
 SCAN_TEXT = "The pharmacy night safe opens with key 7 at the east desk"
 PHOTO_TEXT = "Fire assembly point is the north car park"
@@ -31,12 +32,6 @@ def _build(root: Path) -> None:
     (root / "notes.md").write_text("# Notes\n\nThe loading dock closes at 5 pm.\n")
 
 
-def _sync(settings: Settings, root: Path) -> object:
-    from enclave.ingest_job import folder_source, run_ingest_job
-
-    return run_ingest_job(settings, [folder_source(settings, root)], trigger="test", actor="tester")
-
-
 def test_without_ocr_scans_and_images_fail_with_a_clear_reason(
     settings: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -45,7 +40,7 @@ def test_without_ocr_scans_and_images_fail_with_a_clear_reason(
     empty = tmp_path / "no-tools"
     empty.mkdir()
     monkeypatch.setenv("PATH", str(empty))  # the parse child starts with this PATH: no tesseract, no pdftoppm
-    report = _sync(settings, root)
+    report = sync_folder(settings, root)
     assert sorted((f.source, f.code) for f in report.failed) == [("share/notice.png", "needs_ocr"), ("share/scan.pdf", "needs_ocr")]
     assert all("apt-get install tesseract-ocr" in f.message or "not installed" in f.message for f in report.failed)
     assert report.ingested == ["share/notes.md"]
@@ -55,20 +50,14 @@ def test_without_ocr_scans_and_images_fail_with_a_clear_reason(
     not (shutil.which("tesseract") and shutil.which("pdftoppm")), reason="needs apt-get install tesseract-ocr poppler-utils"
 )
 def test_with_ocr_a_scanned_pdf_and_an_image_are_read_and_answerable(settings: Settings, tmp_path: Path) -> None:
-    from enclave.wiring import build_embedder, build_retriever, policy_loader, shared_index
-    from policies.engine import principal_for
-
     root = tmp_path / "share"
     _build(root)
-    report = _sync(settings, root)
+    report = sync_folder(settings, root)
     assert report.failed == [] and sorted(report.ingested) == ["share/notes.md", "share/notice.png", "share/scan.pdf"]
-    embedder = build_embedder(settings)
-    retriever = build_retriever(settings, shared_index(settings, embedder), embedder)
-    principal = principal_for(policy_loader(settings)(), "tester")
     for question, source, words in (
         ("Which key opens the pharmacy night safe?", "share/scan.pdf", ("pharmacy", "night", "safe", "key")),
         ("Where is the fire assembly point?", "share/notice.png", ("assembly", "north", "car", "park")),
     ):
-        top = retriever.retrieve(question, principal).hits[0].chunk
+        top = top_passage(settings, question)
         assert top.source == source and top.page == 1, (top.source, top.page)
         assert all(w in top.text.lower() for w in words), top.text
