@@ -123,6 +123,8 @@ def _print_report(report: Any) -> None:
     )
     for f in report.failed:
         out.print(f"[yellow]skipped[/] {escape(f.source)}: {escape(f'[{f.code}] {f.message}')}")
+    for f in report.metadata_unread:
+        out.print(f"[yellow]path labels only[/] {escape(f.source)}: {escape(f'[{f.code}] {f.message}')}")
 
 
 def _print_history(settings: Any, json_out: bool) -> None:

@@ -52,6 +52,8 @@ class IngestReport:
     removed: list[str] = field(default_factory=list)
     moved: list[str] = field(default_factory=list)  # "old -> new", also counted as removed + ingested
     failed: list[FileFailure] = field(default_factory=list)
+    # Ingested, but the document's own properties (metadata label rules) could not be read: path labels only.
+    metadata_unread: list[FileFailure] = field(default_factory=list)
     recovered: int = 0  # unsettled writes of an interrupted run, finished or undone
     chunks_written: int = 0
     chunks_reused: int = 0  # chunks of moved files: new path, ids and labels, stored vectors kept
@@ -262,6 +264,8 @@ def _prepare(
     new_ids = tuple(c.chunk_id for c in chunks)
     record = _record(path, key, sha, stat, "ingested", new_ids, parsed.pages, parsed.title, labels, now, None)
     record = replace(record, metadata=parsed.metadata)  # kept so `enclave policy apply` needs no re-parse
+    if parsed.metadata_error:
+        report.metadata_unread.append(FileFailure(source=key, code="metadata_unreadable", message=parsed.metadata_error))
     batch.pending.append(Pending(key, record.doc_id, new_ids, record))
     batch.chunks.extend(chunks)
     batch.stale.extend(cid for cid in old_ids if cid not in set(new_ids))
@@ -288,7 +292,7 @@ def _reuse_moved(
         stored = index.fetch(list(old.chunk_ids))
     if len(stored) != len(old.chunk_ids):
         return False
-    labels = deps.labeler(key, old.metadata)
+    labels = deps.labeler(key, old.metadata or {})
     moved = [
         EmbeddedChunk(
             chunk=replace(

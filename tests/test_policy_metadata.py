@@ -460,6 +460,7 @@ def test_a_purview_labelled_docx_gets_the_extra_label_and_is_withheld_from_users
 def test_a_document_whose_metadata_cannot_be_read_is_ingested_and_labelled_from_its_path(live: Live) -> None:
     rec = _records(live)["docs/general/parking.docx"]
     assert rec.status == "ingested" and rec.metadata == {} and rec.labels == ("internal",)
+    assert [(f.source, f.code) for f in live.report.metadata_unread] == [("docs/general/parking.docx", "metadata_unreadable")]
     assert "docs/general/parking.docx" in _sources(live, "sam", "When are staff parking permits renewed?")
 
 
