@@ -10,7 +10,6 @@ from typing import Any
 from bench import data
 
 
-
 def _model(tmp: Path) -> Path:
     from enclave.settings import DEFAULT_MODEL_NAME, DEFAULT_MODEL_SHA256
     from rag.models import assemble_default_model
@@ -102,20 +101,12 @@ def generate(params: dict[str, Any]) -> dict[str, Any]:
 def ask_home(params: dict[str, Any]) -> dict[str, Any]:
     """An ENCLAVE_HOME with the model and a few ingested files, for measuring `enclave ask`."""
     from enclave.settings import load_settings
-    from enclave.wiring import build_embedder, default_user, ingest_deps, open_index, setup_home
-    from ingest.pipeline import ingest_folder
+    from enclave.wiring import default_user, ingest_folder_now, setup_home
 
     home = Path(params["home"])
     settings = load_settings(home=home)
     setup_home(settings)
     folder = data.write_docs(home.parent / "askdocs", 12)
     (folder / "shift.md").write_text("# Night shift\n\nThe night shift starts at 22:00 and ends at 06:30.\n")
-    embedder = build_embedder(settings)
-    index = open_index(settings, embedder)
-    try:
-        deps = ingest_deps(settings, index, embedder)
-        report = ingest_folder(folder, deps)
-        deps.manifest.close()
-    finally:
-        index.close()
+    report = ingest_folder_now(settings, folder)
     return {"home": str(home), "chunks": report.chunks_written, "user": default_user()}

@@ -25,21 +25,14 @@ def _home(tmp: Path, **overrides: Any) -> Any:
 def ingest(params: dict[str, Any]) -> dict[str, Any]:
     """The product's ingest route over a folder: pages/s, chunks/s, and the parse/embed/write split."""
     from enclave.settings import IngestSettings
-    from enclave.wiring import build_embedder, ingest_deps, open_index
-    from ingest.pipeline import ingest_folder
+    from enclave.wiring import build_embedder, ingest_folder_now
 
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(params["docs"]) if params.get("docs") else data.write_docs(Path(tmp) / "docs", params["files"])
         settings = _home(Path(tmp), ingest=IngestSettings(max_file_mb=params["max_file_mb"]))
         embedder = build_embedder(settings)
         embedder.warm_up()  # model load is reported separately, not as ingest time
-        index = open_index(settings, embedder)
-        try:
-            deps = ingest_deps(settings, index, embedder)
-            report = ingest_folder(folder, deps)
-            deps.manifest.close()
-        finally:
-            index.close()
+        report = ingest_folder_now(settings, folder, embedder)
     total = report.seconds["total"]
     return {
         "folder": str(folder),
