@@ -5,6 +5,7 @@ from __future__ import annotations
 import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from ingest.docmeta import read_metadata
 from ingest.errors import (
@@ -28,6 +29,7 @@ SUPPORTED_EXTENSIONS = frozenset(
 )
 LEGACY_OFFICE = frozenset({".doc", ".ppt"})
 IMAGES = frozenset({".png", ".jpg", ".jpeg", ".tif", ".tiff"})
+EMAILS = frozenset({".eml", ".msg"})
 _TITLE_CATEGORIES = frozenset({"Title"})
 _SKIPPED_CATEGORIES = frozenset({"PageBreak", "Image"})
 
@@ -89,6 +91,10 @@ def parse_file(path: Path, limits: ParseLimits | None = None) -> ParsedDocument:
         raw = _partition(path, "ocr_only", None)
     elements: list[Element] = []
     section: str | None = None
+    subject = _email_subject(raw) if suffix in EMAILS else None
+    if subject:  # unstructured keeps it in metadata only: searchable and the title, like a heading
+        elements.append(Element(text=subject, category="Title", page=None, section=subject))
+        section = subject
     pages: set[int] = set()
     for el in raw:
         text = (getattr(el, "text", "") or "").strip()
@@ -109,6 +115,15 @@ def parse_file(path: Path, limits: ParseLimits | None = None) -> ParsedDocument:
         elements=tuple(elements), pages=max(pages) if pages else None, title=title,
         metadata=metadata, metadata_error=metadata_error,
     )
+
+
+def _email_subject(raw: list[Any]) -> str | None:
+    """An e-mail's subject line, from the first element that carries it."""
+    for el in raw:
+        subject = str(getattr(el.metadata, "subject", None) or "").strip()
+        if subject:
+            return subject[:500]
+    return None
 
 
 def tesseract_available() -> bool:

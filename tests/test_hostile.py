@@ -174,7 +174,8 @@ def test_the_msg_writer_makes_an_outlook_file_that_unstructured_and_oxmsg_read(t
     path = write_msg(tmp_path / "rota.msg", "Night rota", ROTA_BODY, "ops@example.org", [(f"../../../{EVIL_NAME}", b"escaped!")])
     assert olefile.isOleFile(str(path))
     parsed = parse_file(path)
-    assert [e.text for e in parsed.elements] == [ROTA_BODY]
+    assert [e.text for e in parsed.elements] == ["Night rota", ROTA_BODY]  # the subject is searchable, and the title
+    assert parsed.title == "Night rota"
     msg = Message.load(str(path))
     assert (msg.message_class, msg.subject, msg.body, msg.sender) == ("IPM.Note", "Night rota", ROTA_BODY, '"ops@example.org" <ops@example.org>')
     [attachment] = msg.attachments
