@@ -1,0 +1,125 @@
+"""Probe: would ONNX Runtime (fp32, or int8 dynamic quantisation) make the bundled MiniLM faster here?
+
+Not a product path (Enclave embeds with sentence-transformers). Exports the bundled model with
+`torch.onnx.export`, quantises it with `onnxruntime.quantization.quantize_dynamic` (per-channel int8),
+and times both against sentence-transformers fp32 on the same SciFact abstracts, interleaved, in one
+process; prints one JSON object with medians and the cosine to the fp32 vectors.
+
+    .venv/bin/python bench/probe_onnx.py [--texts 256] [--repeats 3]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+MAX_TOKENS = 256
+
+
+def export(model: Any, folder: Path) -> tuple[Path, Path]:
+    """The transformer as ONNX (fp32) and its per-channel int8 dynamic quantisation."""
+    import torch
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+
+    class LastHidden(torch.nn.Module):
+        def __init__(self, bert: Any) -> None:
+            super().__init__()
+            self.bert = bert
+
+        def forward(self, ids: Any, mask: Any, types: Any) -> Any:
+            return self.bert(input_ids=ids, attention_mask=mask, token_type_ids=types).last_hidden_state
+
+    fp32, int8 = folder / "model.onnx", folder / "model-int8.onnx"
+    ids = torch.ones(2, 16, dtype=torch.long)
+    axes = {"b": 0, "s": 1}
+    torch.onnx.export(
+        LastHidden(model[0].auto_model).eval(), (ids, ids, torch.zeros_like(ids)), str(fp32),
+        input_names=["ids", "mask", "types"], output_names=["hidden"], opset_version=17, dynamo=False,
+        dynamic_axes={name: {v: k for k, v in axes.items()} for name in ("ids", "mask", "types", "hidden")},
+    )
+    quantize_dynamic(str(fp32), str(int8), weight_type=QuantType.QInt8, per_channel=True)
+    return fp32, int8
+
+
+def ort_embed(session: Any, tokenizer: Any, texts: list[str], batch: int = 32) -> Any:
+    """Mean-pooled, unit-length vectors, longest texts first (as sentence-transformers batches)."""
+    import numpy as np
+
+    order = sorted(range(len(texts)), key=lambda i: -len(texts[i]))
+    out = np.zeros((len(texts), 384), dtype="float32")
+    for start in range(0, len(order), batch):
+        idx = order[start : start + batch]
+        enc = tokenizer.encode_batch([texts[i] for i in idx])
+        ids = np.array([e.ids for e in enc], dtype="int64")
+        mask = np.array([e.attention_mask for e in enc], dtype="int64")
+        hidden = session.run(None, {"ids": ids, "mask": mask, "types": np.zeros_like(ids)})[0]
+        pooled = (hidden * mask[..., None]).sum(1) / mask.sum(1, keepdims=True)
+        out[idx] = pooled / np.linalg.norm(pooled, axis=1, keepdims=True)
+    return out
+
+
+def main() -> None:
+    """Run the probe and print one JSON object."""
+    import numpy as np
+    import onnxruntime as ort
+    import torch
+    from sentence_transformers import SentenceTransformer
+    from tokenizers import Tokenizer
+
+    from bench import data
+    from ingest.embed import bundled_minilm_path
+
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--texts", type=int, default=256)
+    ap.add_argument("--repeats", type=int, default=3)
+    args = ap.parse_args()
+    torch.set_num_threads(2)
+    docs, source = data.corpus_texts(args.texts)
+    texts = [f"{title}\n\n{text}" for _, title, text in docs]
+    path = bundled_minilm_path()
+    model = SentenceTransformer(str(path), device="cpu")
+    model.max_seq_length = MAX_TOKENS
+    tokenizer = Tokenizer.from_file(str(path / "tokenizer.json"))
+    tokenizer.enable_truncation(MAX_TOKENS)
+    tokenizer.enable_padding()
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = 2
+    with tempfile.TemporaryDirectory() as tmp:
+        fp32, int8 = export(model, Path(tmp))
+        sessions = {name: ort.InferenceSession(str(p), options, providers=["CPUExecutionProvider"]) for name, p in (("ort_fp32", fp32), ("ort_int8", int8))}
+        runs: dict[str, Any] = {
+            "torch_fp32": lambda: model.encode(texts, batch_size=32, normalize_embeddings=True),
+            **{name: (lambda s=s: ort_embed(s, tokenizer, texts)) for name, s in sessions.items()},
+        }
+        for run in runs.values():
+            run()  # warm up
+        times: dict[str, list[float]] = {name: [] for name in runs}
+        vectors: dict[str, Any] = {}
+        for _ in range(args.repeats):
+            for name, run in runs.items():  # interleaved, so load changes hit every variant alike
+                t0 = time.perf_counter()
+                vectors[name] = run()
+                times[name].append(time.perf_counter() - t0)
+    base = statistics.median(times["torch_fp32"])
+    result = {"texts": len(texts), "source": source, "repeats": args.repeats}
+    for name, samples in times.items():
+        cos = (vectors[name] * vectors["torch_fp32"]).sum(1)
+        result[name] = {
+            "median_s": round(statistics.median(samples), 2), "speedup": round(base / statistics.median(samples), 2),
+            "mean_cos_to_fp32": round(float(np.mean(cos)), 5), "min_cos_to_fp32": round(float(np.min(cos)), 5),
+        }
+    print(json.dumps(result, indent=2))
+
+
+if __name__ == "__main__":
+    main()
