@@ -134,6 +134,7 @@ def _audit(settings: Settings, actor: str, trigger: str, run_id: int, report: In
         "ingest_run", actor, run_id=run_id, trigger=trigger, sources=report.sources, status="failed" if error else "ok",
         error=error, files_seen=report.files_seen, added=report.ingested, changed=report.changed,
         removed=report.removed, unchanged=report.unchanged, recovered=report.recovered,
-        failed=[{"source": f.source, "code": f.code} for f in report.failed],
-        chunks_written=report.chunks_written, chunks_deleted=report.chunks_deleted,
+        failed=[{"source": f.source, "code": f.code} for f in report.failed], moved=report.moved,
+        metadata_unread=[f.source for f in report.metadata_unread],
+        chunks_written=report.chunks_written, chunks_deleted=report.chunks_deleted, chunks_reused=report.chunks_reused,
     )

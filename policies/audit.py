@@ -27,12 +27,27 @@ from typing import Any, Protocol
 
 from policies.errors import PolicyError
 
-EVENT_KINDS = frozenset(
-    {
-        "signin", "signin_failed", "signout", "question", "retrieval", "answer", "denial",
-        "ingest_run", "policy_change", "policy_apply", "audit_verify", "admin_action",
-    }
-)
+# The event types and what each must carry besides its actor and time ("a|b": at least one of
+# them). `append` refuses an event without them, so no caller can write a record an auditor would
+# find incomplete. A failed generation is an `answer` with `error` instead of the answer's fields.
+REQUIRED_DETAILS: dict[str, tuple[str, ...]] = {
+    "signin": ("method",),
+    "signin_failed": ("method", "reason"),
+    "signout": ("reason",),
+    "question": ("question|question_hmac", "policy_version"),
+    "retrieval": ("chunk_ids", "withheld_by_policy", "allowed_labels", "policy_version"),
+    "answer": (
+        "found", "model", "answer_sha256|error", "citations|error", "model_sha256|error",
+        "prompt_template|error", "policy_version|error",
+    ),
+    "denial": ("reason",),
+    "ingest_run": ("run_id", "trigger", "status", "added", "changed", "removed", "failed"),
+    "policy_change": ("new_version",),
+    "policy_apply": ("policy_version",),
+    "audit_verify": ("ok", "records"),
+    "admin_action": ("action",),
+}
+EVENT_KINDS = frozenset(REQUIRED_DETAILS)
 GENESIS = "0" * 64
 _SEAL = re.compile(rb',"hash":"([0-9a-f]{64})","mac":"([0-9a-f]{64})"\}$')
 _SEAL_LEN = 148  # len(',"hash":"' + 64 + '","mac":"' + 64 + '"}')
@@ -126,6 +141,9 @@ class AuditLog:
             raise AuditError(f"unknown audit event kind '{kind}'", hint=f"use one of {', '.join(sorted(EVENT_KINDS))}")
         if not actor:
             raise AuditError("an audit event needs an actor", hint="pass the user or 'system'")
+        missing = [key for key in REQUIRED_DETAILS[kind] if not any(alt in details for alt in key.split("|"))]
+        if missing:
+            raise AuditError(f"a '{kind}' audit event needs {', '.join(missing)}", hint="pass every detail the event type requires")
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             with open(self.path, "a+b") as f:

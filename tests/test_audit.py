@@ -23,7 +23,7 @@ N = 12
 def _log(tmp_path: Path, n: int = N, key: bytes = KEY) -> AuditLog:
     log = AuditLog(tmp_path / "audit" / "audit.jsonl", key)
     for i in range(n):
-        log.append("question", f"user{i % 3}", question=f"What is the leave policy number {i}?", n=i)
+        log.append("question", f"user{i % 3}", question=f"What is the leave policy number {i}?", policy_version="v1", n=i)
     return log
 
 
@@ -45,7 +45,20 @@ def test_records_are_typed_utc_and_carry_the_actor(tmp_path: Path) -> None:
     with pytest.raises(AuditError):
         log.append("made_up_kind", "alice")
     with pytest.raises(AuditError):
-        log.append("question", "")
+        log.append("question", "", question="x", policy_version="v1")
+
+
+def test_an_event_without_the_details_its_type_requires_is_refused_and_not_written(tmp_path: Path) -> None:
+    log = _log(tmp_path, 1)
+    size = log.path.stat().st_size
+    with pytest.raises(AuditError, match="needs chunk_ids, withheld_by_policy"):
+        log.append("retrieval", "alice", allowed_labels=["internal"], policy_version="v1")
+    with pytest.raises(AuditError, match="question|question_hmac"):
+        log.append("question", "alice", policy_version="v1")
+    with pytest.raises(AuditError, match="answer_sha256|error"):
+        log.append("answer", "alice", found=True, model="m")
+    assert log.path.stat().st_size == size and log.verify().records == 1
+    log.append("question", "alice", question_hmac="hmac-sha256:00", policy_version="v1")  # either alternative will do
 
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
@@ -144,7 +157,7 @@ def test_appending_after_a_torn_tail_sets_it_aside_and_the_log_verifies_again(tm
     with open(log.path, "ab") as f:
         f.write(b'{"actor":"alice","details":{"question":"half a rec')
     assert log.verify().torn_tail
-    log.append("answer", "alice", found=False)
+    log.append("answer", "alice", found=False, model="m", error="the model server did not answer")
     result = log.verify()
     assert result.ok and result.records == N + 2
     note = list(log.records())[-2]
@@ -159,7 +172,8 @@ from policies.audit import AuditLog
 log = AuditLog(Path(sys.argv[1]), bytes.fromhex(sys.argv[2]))
 i = 0
 while True:
-    log.append("retrieval", "crash-test", chunk_ids=[f"id-{i}-{j}" for j in range(int(sys.argv[3]))])
+    log.append("retrieval", "crash-test", chunk_ids=[f"id-{i}-{j}" for j in range(int(sys.argv[3]))],
+               withheld_by_policy=0, allowed_labels=[], policy_version="v1")
     i += 1
 """
 
@@ -197,7 +211,7 @@ from pathlib import Path
 from policies.audit import AuditLog
 log = AuditLog(Path(sys.argv[1]), bytes.fromhex(sys.argv[2]))
 for i in range(60):
-    log.append("question", sys.argv[3], question=f"q{i}")
+    log.append("question", sys.argv[3], question=f"q{i}", policy_version="v1")
 """
 
 
@@ -214,7 +228,7 @@ def test_two_processes_appending_at_once_keep_one_valid_chain(tmp_path: Path) ->
 def test_disk_full_raises_audit_write_failed(tmp_path: Path) -> None:
     log = AuditLog(Path("/dev/full"), KEY)  # every write fails with ENOSPC, like a full disk
     with pytest.raises(AuditWriteFailed) as info:
-        log.append("question", "alice", question="x")
+        log.append("question", "alice", question="x", policy_version="v1")
     assert info.value.hint
 
 
@@ -222,7 +236,7 @@ def test_an_unwritable_location_raises_audit_write_failed(tmp_path: Path) -> Non
     (tmp_path / "audit").write_text("a file where the audit directory should be")
     log = AuditLog(tmp_path / "audit" / "audit.jsonl", KEY)
     with pytest.raises(AuditWriteFailed):
-        log.append("question", "alice", question="x")
+        log.append("question", "alice", question="x", policy_version="v1")
 
 
 @pytest.mark.skipif(os.geteuid() == 0, reason="root ignores directory permissions")
@@ -232,7 +246,7 @@ def test_a_read_only_directory_raises_audit_write_failed(tmp_path: Path) -> None
     log.path.chmod(0o400)
     try:
         with pytest.raises(AuditWriteFailed):
-            log.append("question", "alice", question="x")
+            log.append("question", "alice", question="x", policy_version="v1")
     finally:
         log.path.parent.chmod(0o700)
 
@@ -240,8 +254,8 @@ def test_a_read_only_directory_raises_audit_write_failed(tmp_path: Path) -> None
 def test_questions_are_kept_in_full_or_as_a_keyed_hash(tmp_path: Path) -> None:
     log = _log(tmp_path, 0)
     question = "Does patient Jane Roe (MRN 0042) have an allergy?"
-    full = log.append("question", "dr.ada", **question_fields(log, question, "full"))
-    hashed = log.append("question", "dr.ada", **question_fields(log, question, "hash"))
+    full = log.append("question", "dr.ada", **question_fields(log, question, "full"), policy_version="v1")
+    hashed = log.append("question", "dr.ada", **question_fields(log, question, "hash"), policy_version="v1")
     assert full["details"]["question"] == question
     assert "question" not in hashed["details"] and hashed["details"]["question_hmac"].startswith("hmac-sha256:")
     assert b"Jane Roe" not in _lines(log)[1]

@@ -26,9 +26,9 @@ def live(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     setup_home(settings)
     log = open_audit_log(settings)
     log.append("signin", "alice", method="password")
-    log.append("question", "alice", question="leave policy?")
+    log.append("question", "alice", question="leave policy?", policy_version="v1")
     log.append("denial", "bob", reason="no grant")
-    log.append("question", "bob", question="payroll?")
+    log.append("question", "bob", question="payroll?", policy_version="v1")
     return home
 
 
