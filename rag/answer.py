@@ -252,38 +252,62 @@ def search_text(question: str, history: Sequence[Message]) -> str:
 
 
 class MarkerFilter:
-    """Drops [n] citation markers from streamed text, even when a marker spans several pieces."""
+    """Drops [n] citation markers from streamed text, even when a marker spans several pieces.
+
+    The space before a dropped marker goes with it, and so does a full stop the model repeats
+    after it ("in March. [2]." is shown as "in March."). Trailing spaces are held back until the
+    next word shows whether a marker follows them.
+    """
 
     def __init__(self) -> None:
-        self._pending = ""
+        self._pending = ""  # text that may still be the start of a marker
+        self._space = ""  # whitespace held back
+        self._last = ""  # the last character shown
+        self._after_marker = False
 
     def feed(self, piece: str) -> str:
         """Text that can be shown now."""
         self._pending += piece
-        shown = []
+        shown: list[str] = []
         while self._pending:
             start = self._pending.find("[")
             if start < 0:
-                shown.append(self._pending)
+                self._show(self._pending, shown)
                 self._pending = ""
                 break
-            shown.append(self._pending[:start])
+            self._show(self._pending[:start], shown)
             rest = self._pending[start:]
             match = re.match(r"\[[\d,\s]*(\])?", rest)
-            if match and match.group(1):  # a complete marker: drop it
+            if match and match.group(1):  # a complete marker: drop it, and the space before it
                 self._pending = rest[match.end():]
+                self._space, self._after_marker = "", True
             elif match and match.end() == len(rest):  # maybe a marker, wait for more text
                 self._pending = rest
                 break
             else:  # a bracket that is not a marker
-                shown.append("[")
+                self._show("[", shown)
                 self._pending = rest[1:]
         return "".join(shown)
 
     def flush(self) -> str:
-        """Whatever is still held back at the end."""
-        rest, self._pending = self._pending, ""
-        return rest
+        """Whatever is still held back at the end (trailing spaces are dropped)."""
+        shown: list[str] = []
+        self._show(self._pending, shown)
+        self._pending = ""
+        return "".join(shown)
+
+    def _show(self, text: str, shown: list[str]) -> None:
+        if not text:
+            return
+        if self._after_marker and text.lstrip(" ")[:1] in {".", ",", ";", ":"} and text.lstrip(" ")[0] == self._last:
+            text = text.lstrip(" ")[1:]
+        self._after_marker = self._after_marker and not text.strip()
+        text = self._space + text
+        body = text.rstrip()
+        self._space = text[len(body):]
+        if body:
+            shown.append(body)
+            self._last = body[-1]
 
 
 def cite(text: str, passages: Sequence[Hit], line_passage: Sequence[int] | None = None) -> list[Citation]:

@@ -50,7 +50,10 @@ def test_marker_filter_hides_markers_split_across_pieces() -> None:
     """[n] markers vanish from the stream even when tokens split them; other brackets stay."""
     f = MarkerFilter()
     shown = "".join(f.feed(p) for p in ["Seven days ", "[", "1", "2]", " apply [see", " note]."]) + f.flush()
-    assert shown == "Seven days  apply [see note]."
+    assert shown == "Seven days apply [see note]."
+    f = MarkerFilter()
+    shown = "".join(f.feed(p) for p in ["Badges go live in March.", " [", "2]", ".", " Ask", " HR [3, 4]", "\n\nThanks", " "]) + f.flush()
+    assert shown == "Badges go live in March. Ask HR\n\nThanks"
 
 
 def test_follow_up_searches_with_the_previous_question() -> None:
