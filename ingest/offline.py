@@ -13,6 +13,9 @@ OFFLINE_ENV = {
     "TRANSFORMERS_OFFLINE": "1",
     "HF_DATASETS_OFFLINE": "1",
     "HF_HUB_DISABLE_TELEMETRY": "1",
+    # onnxruntime (loaded by unstructured) keeps a device id and a 1DS telemetry store under
+    # ~/.cache/Microsoft/DeveloperTools and would upload it to events.data.microsoft.com.
+    "ORT_DISABLE_TELEMETRY": "1",
     "STREAMLIT_BROWSER_GATHER_USAGE_STATS": "false",
     "TOKENIZERS_PARALLELISM": "false",
     "UNSTRUCTURED_DISABLE_NOTICE": "1",
