@@ -79,7 +79,8 @@ class AnswerConfig:
 
     context_budget_tokens: int = 2048
     max_answer_tokens: int = 384
-    min_dense_score: float = 0.30
+    min_dense_score: float = 0.40  # the question is answered only when a passage clears this bar...
+    passage_min_dense_score: float = 0.30  # ...and then the prompt gets every passage that clears this one
     min_sparse_match: float = 0.6
 
 
@@ -108,8 +109,8 @@ class Answerer:
         actor = principal.user
         self._record_retrieval(actor, question, retrieval)
         t_retrieve = time.perf_counter() - t0
-        relevant = [h for h in retrieval.hits if self._is_evidence(h)]
-        if not relevant:
+        relevant = [h for h in retrieval.hits if self._is_evidence(h, self._config.passage_min_dense_score)]
+        if not any(self._is_evidence(h, self._config.min_dense_score) for h in relevant):
             answer = self._not_found(retrieval, {"retrieve_s": t_retrieve, "total_s": time.perf_counter() - t0})
             self._record_answer(actor, answer)
             yield NOT_FOUND_TEXT
@@ -226,8 +227,8 @@ class Answerer:
             dropped_passages=answer.dropped_passages,
         )
 
-    def _is_evidence(self, hit: Hit) -> bool:
-        return hit.dense_score >= self._config.min_dense_score or hit.sparse_score >= self._config.min_sparse_match
+    def _is_evidence(self, hit: Hit, min_dense: float) -> bool:
+        return hit.dense_score >= min_dense or hit.sparse_score >= self._config.min_sparse_match
 
     def _not_found(self, retrieval: Retrieval, timings: dict[str, float], dropped: int = 0) -> Answer:
         return Answer(
