@@ -138,10 +138,21 @@ def wait_text(driver: Any, css: str, text: str, timeout: float = 30) -> Any:
     return driver.find_element(By.CSS_SELECTOR, css)
 
 
-def click(driver: Any, element: Any) -> None:
-    """Click `element` after scrolling it to the middle of the window, clear of the pinned chat input."""
-    driver.execute_script("arguments[0].scrollIntoView({block: 'center'});", element)
-    element.click()
+SOURCES_CSS = '[data-testid="stChatMessage"] [data-testid="stExpander"] summary'
+
+
+def source_labels(driver: Any) -> list[str]:
+    """The labels of every cited source shown, read in one step (Streamlit may re-render between steps)."""
+    return list(driver.execute_script("return [...document.querySelectorAll(arguments[0])].map(e => e.innerText)", SOURCES_CSS))
+
+
+def open_source(driver: Any, index: int) -> None:
+    """Open the `index`-th cited source: found afresh, scrolled clear of the pinned chat input, clicked."""
+    driver.execute_script(
+        "const s = document.querySelectorAll(arguments[0])[arguments[1]];"
+        "s.scrollIntoView({block: 'center'}); s.click();",
+        SOURCES_CSS, index,
+    )
 
 
 def sign_in(driver: Any, url: str, user: str, password: str) -> None:

@@ -46,9 +46,9 @@ def test_sign_in_ask_and_open_the_cited_passage(served: tuple[str, Path]) -> Non
         timing = browser.ask(driver, "How many days of annual leave do full-time staff get?")
         answer = browser.last_answer(driver)
         assert "27" in answer and "[1]" in answer, answer
-        source = driver.find_element(By.CSS_SELECTOR, '[data-testid="stChatMessage"] [data-testid="stExpander"] summary')
-        assert "leave-policy.docx" in source.text
-        browser.click(driver, source)
+        labels = browser.source_labels(driver)
+        assert labels and "leave-policy.docx" in labels[0], labels
+        browser.open_source(driver, 0)
         passage = browser.wait_text(driver, '[data-testid="stExpanderDetails"]', "27 days of annual leave")
         assert "docs/hr/leave-policy.docx" in passage.text
         driver.save_screenshot(str(ARTIFACTS / "ui-cited-answer.png"))
@@ -56,10 +56,10 @@ def test_sign_in_ask_and_open_the_cited_passage(served: tuple[str, Path]) -> Non
 
         # A document that carries an image, raw HTML and a javascript: link is shown as inert text.
         browser.ask(driver, "Where is visitor parking?")
-        sources = driver.find_elements(By.CSS_SELECTOR, '[data-testid="stChatMessage"] [data-testid="stExpander"] summary')
-        parking = [s for s in sources if "parking.md" in s.text]
-        assert parking, [s.text for s in sources]
-        browser.click(driver, parking[-1])
+        labels = browser.source_labels(driver)
+        parking = [i for i, label in enumerate(labels) if "parking.md" in label]
+        assert parking, labels
+        browser.open_source(driver, parking[-1])
         browser.wait_text(driver, "body", "Visitor parking is in garage B")
         driver.save_screenshot(str(ARTIFACTS / "ui-hostile-passage.png"))
         assert not driver.find_elements(By.CSS_SELECTOR, 'img[src*="203.0.113.9"]')
