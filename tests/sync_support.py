@@ -74,3 +74,24 @@ def top_passage(settings: Settings, question: str, user: str = "tester") -> Any:
     embedder = build_embedder(settings)
     retriever = build_retriever(settings, shared_index(settings, embedder), embedder)
     return retriever.retrieve(question, principal_for(policy_loader(settings)(), user)).hits[0].chunk
+
+
+def install_home(mp: Any, home: Path, assembled_model: Path, policy_yaml: str, user: str = "operator") -> Settings:
+    """An installed ENCLAVE_HOME as `enclave setup` leaves it (model hard-linked, keys), with `policy_yaml`.
+
+    `mp` is the fixture's MonkeyPatch context: ENCLAVE_HOME and ENCLAVE_USER stay set while it lasts.
+    """
+    import os
+
+    from enclave.settings import load_settings
+    from enclave.wiring import default_model_path, setup_home
+
+    mp.setenv("ENCLAVE_HOME", str(home))
+    mp.setenv("ENCLAVE_USER", user)
+    mp.delenv("ENCLAVE_CONFIG", raising=False)
+    settings = load_settings(home=home)
+    default_model_path(settings).parent.mkdir(parents=True)
+    os.link(assembled_model, default_model_path(settings))
+    setup_home(settings)
+    (settings.policy_dir / "policy.yaml").write_text(policy_yaml)
+    return settings

@@ -4,7 +4,6 @@ re-embedding, `enclave policy apply`, the answer route's audit events, and fail-
 from __future__ import annotations
 
 import hashlib
-import os
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -13,7 +12,8 @@ from typing import Any
 import pytest
 from typer.testing import CliRunner
 
-from enclave.settings import Settings, load_settings
+from enclave.settings import Settings
+from tests.sync_support import install_home
 
 HR_FACT = "The grievance hearing for nurse Okafor is scheduled for 14 March in room B12."
 PUBLIC_FACT = "The staff cafeteria on level 2 opens at 07:30 and closes at 15:00."
@@ -48,19 +48,12 @@ class Live:
 
 @pytest.fixture(scope="module")
 def live(tmp_path_factory: pytest.TempPathFactory, assembled_model: Path) -> Iterator[Live]:
-    from enclave.wiring import build_embedder, default_model_path, ingest_deps, open_index, setup_home
+    from enclave.wiring import build_embedder, ingest_deps, open_index
     from ingest.pipeline import ingest_folder
 
     root = tmp_path_factory.mktemp("live")
     with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("ENCLAVE_HOME", str(root / "home"))
-        mp.setenv("ENCLAVE_USER", "operator")
-        mp.delenv("ENCLAVE_CONFIG", raising=False)
-        settings = load_settings(home=root / "home")
-        default_model_path(settings).parent.mkdir(parents=True)
-        os.link(assembled_model, default_model_path(settings))
-        setup_home(settings)
-        (settings.policy_dir / "policy.yaml").write_text(policy())
+        settings = install_home(mp, root / "home", assembled_model, policy())
         docs = root / "docs"
         for name, fact in [("hr/grievance.md", HR_FACT), ("hr/second.md", HR_FACT.replace("14 March", "2 April")),
                            ("public/cafeteria.md", PUBLIC_FACT)]:

@@ -16,13 +16,14 @@ from typing import Any
 import pytest
 from typer.testing import CliRunner
 
-from enclave.settings import Settings, load_settings
+from enclave.settings import Settings
 from ingest.docmeta import MAX_KEYS, MAX_VALUE_CHARS, read_metadata
 from policies.engine import labels_for
 from policies.errors import PolicyInvalid
 from policies.explain import explain
 from policies.load import load_policy, parse_policy
 from tests.corpus import write_docx, write_markdown, write_pdf, write_pptx, write_xlsx
+from tests.sync_support import install_home
 
 HC_GUID = "f42aa342-8706-4288-bd11-ebb85995028c"  # "Highly Confidential" in the site's tenant
 OLD_GUID = "87867195-f2b8-4ac2-b0b6-6bb73cb33afc"  # a label switched off (_Enabled false)
@@ -386,18 +387,11 @@ class Live:
 @pytest.fixture(scope="module")
 def live(tmp_path_factory: pytest.TempPathFactory, assembled_model: Path) -> Iterator[Live]:
     from enclave.ingest_job import folder_source, run_ingest_job
-    from enclave.wiring import build_embedder, default_model_path, setup_home
+    from enclave.wiring import build_embedder
 
     root = tmp_path_factory.mktemp("meta")
     with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("ENCLAVE_HOME", str(root / "home"))
-        mp.setenv("ENCLAVE_USER", "operator")
-        mp.delenv("ENCLAVE_CONFIG", raising=False)
-        settings = load_settings(home=root / "home")
-        default_model_path(settings).parent.mkdir(parents=True)
-        os.link(assembled_model, default_model_path(settings))
-        setup_home(settings)
-        (settings.policy_dir / "policy.yaml").write_text(live_policy())
+        settings = install_home(mp, root / "home", assembled_model, live_policy())
         docs = root / "docs"
         labelled_docx(docs / "general" / "board-minutes.docx", "Board minutes", MINUTES)
         write_docx(docs / "general" / "cafeteria.docx", "Cafeteria", [CAFETERIA])
