@@ -116,7 +116,7 @@ def apply(
         with index_session(settings, build_embedder(settings)) as index:
             if not hasattr(index, "set_labels"):
                 raise IngestError("this index backend cannot update labels in place", hint="re-ingest to apply the policy")
-            report = relabel(manifest, index, partial(labels_for, policy))  # type: ignore[arg-type]
+            report = relabel(manifest, index, partial(labels_for, policy))
     finally:
         manifest.close()
     audit.append("policy_apply", actor, policy_version=policy.version, **report.to_dict())
@@ -131,8 +131,8 @@ def apply(
     )
     if report.unlabelled:
         out.print(f"[yellow]{len(report.unlabelled)} document(s) have no label and are readable by nobody[/]")
-    if report.metadata_unread and any(rule.metadata for rule in policy.label_rules):
+    if report.metadata_never_recorded and any(rule.metadata for rule in policy.label_rules):
         out.print(
-            f"[yellow]{len(report.metadata_unread)} document(s) were ingested before Enclave recorded document "
+            f"[yellow]{len(report.metadata_never_recorded)} document(s) were ingested before Enclave recorded document "
             "metadata: metadata rules do not apply to them until they are ingested again[/]"
         )

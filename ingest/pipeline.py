@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, datetime
@@ -24,10 +24,10 @@ from ingest.errors import IngestError, TooLarge
 from ingest.index.base import VectorIndex
 from ingest.manifest import DocumentRecord, Manifest, Pending
 from ingest.parse import ParsedDocument
+from ingest.relabel import Labeler
 from ingest.schema import Chunk, EmbeddedChunk, chunk_id, doc_id
 from ingest.sources import Source, discover_source
 
-Labeler = Callable[[str, Mapping[str, str]], tuple[str, ...]]  # (source, file metadata) -> labels
 Parser = Callable[[Path], ParsedDocument]
 
 

@@ -2,19 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Protocol
 
 from ingest.manifest import Manifest
 
-
-class Labeler(Protocol):
-    """A document's labels from its source path and, when it has any, its own metadata (policies.engine.labels_for)."""
-
-    def __call__(self, source: str, metadata: Mapping[str, str] = ..., /) -> tuple[str, ...]:
-        """Labels under the current policy."""
+# A document's labels from its source path and its own metadata ({} when it has none):
+# policies.engine.labels_for bound to the current policy. Ingest and relabel both use it.
+Labeler = Callable[[str, Mapping[str, str]], tuple[str, ...]]
 
 
 class LabelWriter(Protocol):
@@ -33,7 +30,7 @@ class RelabelReport:
     chunks_changed: int = 0
     unlabelled: list[str] = field(default_factory=list)  # documents no rule labels: readable by nobody
     # Documents ingested before Enclave recorded metadata: only path rules apply until they are re-ingested.
-    metadata_unread: list[str] = field(default_factory=list)
+    metadata_never_recorded: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, object]:
         """Plain data for --json and the audit log."""
@@ -42,7 +39,7 @@ class RelabelReport:
             "documents_changed": len(self.documents_changed),
             "chunks_changed": self.chunks_changed,
             "unlabelled_documents": len(self.unlabelled),
-            "documents_without_recorded_metadata": len(self.metadata_unread),
+            "documents_without_recorded_metadata": len(self.metadata_never_recorded),
         }
 
 
@@ -58,9 +55,8 @@ def relabel(manifest: Manifest, index: LabelWriter, labeler: Labeler) -> Relabel
     for rec in manifest.all():
         report.documents += 1
         if rec.metadata is None:
-            report.metadata_unread.append(rec.source)
-        # A document without metadata is labelled from its path alone (path-only labelers keep working).
-        labels = tuple(sorted(labeler(rec.source, rec.metadata) if rec.metadata else labeler(rec.source)))
+            report.metadata_never_recorded.append(rec.source)
+        labels = tuple(sorted(labeler(rec.source, rec.metadata or {})))  # no metadata: path rules alone
         if not labels:
             report.unlabelled.append(rec.source)
         if labels == tuple(sorted(rec.labels)):

@@ -6,6 +6,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -83,7 +84,7 @@ def _relabel(live: Live) -> Any:
     current = load_policy(live.settings.policy_dir)
     index, manifest = open_index(live.settings, live.embedder), Manifest(live.settings.manifest_path)
     try:
-        return relabel(manifest, index, lambda s: labels_for(current, s))
+        return relabel(manifest, index, partial(labels_for, current))
     finally:
         manifest.close()
         index.close()

@@ -329,14 +329,14 @@ def test_a_manifest_from_before_metadata_is_migrated_in_place(tmp_path: Path) ->
     assert manifest.pending()[0].record.metadata is None  # an intent row staged by the old version
     written = RecordingWriter()
     report = relabel(manifest, written, partial(labels_for, RULES))
-    assert report.metadata_unread == ["s/a.docx"] and report.to_dict()["documents_without_recorded_metadata"] == 1
+    assert report.metadata_never_recorded == ["s/a.docx"] and report.to_dict()["documents_without_recorded_metadata"] == 1
     assert written.calls == []  # path rules still give "internal": nothing to change
     manifest.put(replace(rec, metadata={"sensitivity": "Highly Confidential"}))
     manifest.close()
     again = Manifest(path)  # reopening does not migrate twice
     assert again.get("s/a.docx").metadata == {"sensitivity": "Highly Confidential"}
     report = relabel(again, written, partial(labels_for, RULES))
-    assert report.metadata_unread == [] and written.calls == [(["c1", "c2"], ["internal", "restricted"])]
+    assert report.metadata_never_recorded == [] and written.calls == [(["c1", "c2"], ["internal", "restricted"])]
     assert again.get("s/a.docx").labels == ("internal", "restricted")
     again.close()
 
