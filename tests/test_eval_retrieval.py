@@ -114,3 +114,25 @@ def test_missing_split_names_the_ones_present(tmp_path: Path) -> None:
     with pytest.raises(EvalError) as info:
         load_beir(beir, split="dev")
     assert "test" in info.value.hint
+
+
+def test_tuning_script_runs_and_scores_the_default(home: Path, tmp_path: Path) -> None:
+    """bench/tune_retrieval.py runs end to end (so it cannot rot); its default row gives the known figures on the tiny set."""
+    import subprocess
+    import sys
+
+    root = Path(__file__).resolve().parents[1]
+    beir = write_beir(tmp_path / "tiny")
+    out = tmp_path / "tune.json"
+    proc = subprocess.run(
+        [sys.executable, str(root / "bench" / "tune_retrieval.py"), "--beir", str(beir), "--split", "test",
+         "--variants", "core", "--cache", str(tmp_path / "cache"), "--out", str(out)],
+        check=False, capture_output=True, text=True, timeout=600,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    rows = {r["variant"]: r for r in json.loads(out.read_text())["rows"]}
+    assert len(rows) == 4 and "| BM25 only |" in proc.stdout
+    default = next(r for name, r in rows.items() if name.endswith("(default)"))
+    for key, value in EXPECTED.items():
+        assert default[key] == pytest.approx(value), key
+    assert (tmp_path / "cache").is_dir() and any((tmp_path / "cache").rglob("dense-256.npy"))

@@ -105,11 +105,15 @@ def write_corpus(home: Path, docs: Sequence[EvalDoc], policy_dir: Path) -> Scrat
 
 def parse_eval_doc(path: Path) -> ParsedDocument:
     """A document file written by `prepare`: the title as a Title element, the text as one paragraph."""
+    data = json.loads(Path(path).read_text())
+    return eval_document(str(data.get("title") or ""), str(data.get("text") or ""), fallback_title=Path(path).stem)
+
+
+def eval_document(title: str, text: str, fallback_title: str) -> ParsedDocument:
+    """An evaluation document as the chunker sees it: the title as a Title element, the text as one paragraph."""
     from ingest.errors import EmptyDocument
 
-    data = json.loads(Path(path).read_text())
-    title = str(data.get("title") or "").strip()
-    text = str(data.get("text") or "").strip()
+    title, text = title.strip(), text.strip()
     section = title[:200] or None
     elements = []
     if title:
@@ -118,7 +122,7 @@ def parse_eval_doc(path: Path) -> ParsedDocument:
         elements.append(Element(text=text, category="NarrativeText", page=None, section=section))
     if not elements:
         raise EmptyDocument("empty evaluation document")
-    return ParsedDocument(elements=tuple(elements), pages=None, title=title[:200] or Path(path).stem)
+    return ParsedDocument(elements=tuple(elements), pages=None, title=title[:200] or fallback_title)
 
 
 def mark_complete(corpus: ScratchCorpus, report: IngestReport) -> None:
