@@ -1,11 +1,13 @@
-"""Probe: would ONNX Runtime (fp32, or int8 dynamic quantisation) make the bundled MiniLM faster here?
+"""Probe: would ONNX Runtime (fp32, or int8 dynamic quantisation) or OpenVINO make the bundled MiniLM faster here?
 
 Not a product path (Enclave embeds with sentence-transformers). Exports the bundled model with
 `torch.onnx.export`, quantises it with `onnxruntime.quantization.quantize_dynamic` (per-channel int8),
 and times both against sentence-transformers fp32 on the same SciFact abstracts, interleaved, in one
-process; prints one JSON object with medians and the cosine to the fp32 vectors.
+process; prints one JSON object with medians and the cosine to the fp32 vectors. With --openvino it
+also converts the model with `openvino.convert_model` (fp32, CPU plugin); OpenVINO is not an Enclave
+dependency, so install it aside first (`pip install --target DIR openvino`, then `PYTHONPATH=DIR`).
 
-    .venv/bin/python bench/probe_onnx.py [--texts 256] [--repeats 3]
+    .venv/bin/python bench/probe_onnx.py [--texts 256] [--repeats 3] [--openvino]
 """
 
 from __future__ import annotations
@@ -51,6 +53,35 @@ def export(model: Any, folder: Path) -> tuple[Path, Path]:
     return fp32, int8
 
 
+def openvino_session(model: Any) -> Any:
+    """The transformer compiled by OpenVINO's CPU plugin (fp32), behind the same `run` call as an ORT session."""
+    import openvino as ov
+    import torch
+
+    class LastHidden(torch.nn.Module):
+        def __init__(self, bert: Any) -> None:
+            super().__init__()
+            self.bert = bert
+
+        def forward(self, ids: Any, mask: Any, types: Any) -> Any:
+            return self.bert(input_ids=ids, attention_mask=mask, token_type_ids=types).last_hidden_state
+
+    ids = torch.ones(2, 16, dtype=torch.long)
+    converted = ov.convert_model(
+        LastHidden(model[0].auto_model).eval(), example_input=(ids, ids, torch.zeros_like(ids)),
+        input=[ov.PartialShape([-1, -1])] * 3,
+    )
+    compiled = ov.Core().compile_model(
+        converted, "CPU", {"PERFORMANCE_HINT": "LATENCY", "INFERENCE_NUM_THREADS": 2, "INFERENCE_PRECISION_HINT": "f32"}
+    )
+
+    class Session:
+        def run(self, _names: Any, feeds: dict[str, Any]) -> list[Any]:
+            return [compiled([feeds["ids"], feeds["mask"], feeds["types"]])[0]]
+
+    return Session()
+
+
 def ort_embed(session: Any, tokenizer: Any, texts: list[str], batch: int = 32) -> Any:
     """Mean-pooled, unit-length vectors, longest texts first (as sentence-transformers batches)."""
     import numpy as np
@@ -82,6 +113,7 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--texts", type=int, default=256)
     ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--openvino", action="store_true", help="also time OpenVINO fp32 (installed aside, on PYTHONPATH)")
     args = ap.parse_args()
     torch.set_num_threads(2)
     docs, source = data.corpus_texts(args.texts)
@@ -97,6 +129,8 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         fp32, int8 = export(model, Path(tmp))
         sessions = {name: ort.InferenceSession(str(p), options, providers=["CPUExecutionProvider"]) for name, p in (("ort_fp32", fp32), ("ort_int8", int8))}
+        if args.openvino:
+            sessions["openvino_fp32"] = openvino_session(model)
         runs: dict[str, Any] = {
             "torch_fp32": lambda: model.encode(texts, batch_size=32, normalize_embeddings=True),
             **{name: (lambda s=s: ort_embed(s, tokenizer, texts)) for name, s in sessions.items()},
