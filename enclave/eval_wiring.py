@@ -54,9 +54,9 @@ class Scratch:
 
 def scratch_settings(settings: Settings, docs: Sequence[EvalDoc]) -> Settings:
     """Settings of the scratch home for `docs`: ENCLAVE_HOME/eval/<key>, its own policy, an embedded store."""
-    key = index_key(
-        corpus_digest(docs), settings.embedding.model_dump(mode="json"), settings.chunking.model_dump(mode="json")
-    )
+    # The batch size changes speed, not vectors, so it does not key the index.
+    embedding = settings.embedding.model_dump(mode="json", exclude={"batch_size"})
+    key = index_key(corpus_digest(docs), embedding, settings.chunking.model_dump(mode="json"))
     # Always an embedded Edge store: an evaluation must never write into a site's Qdrant server.
     index = settings.index.model_copy(update={"backend": "edge"})
     home = Path(settings.home) / "eval" / key

@@ -39,7 +39,7 @@ def bundled_minilm_path() -> Path:
 class SentenceTransformerEmbedder:
     """A sentence-transformers model loaded from a local directory, never from a hub."""
 
-    def __init__(self, model_id: str, model_path: Path, dtype: str = "float32", batch_size: int = 32) -> None:
+    def __init__(self, model_id: str, model_path: Path, dtype: str = "float32", batch_size: int = 8) -> None:
         self.model_id = model_id
         self._path = Path(model_path)
         self._dtype = dtype
