@@ -28,10 +28,9 @@ if str(ROOT) not in sys.path:
 MAX_TOKENS = 256
 
 
-def export(model: Any, folder: Path) -> tuple[Path, Path]:
-    """The transformer as ONNX (fp32) and its per-channel int8 dynamic quantisation."""
+def last_hidden(model: Any) -> Any:
+    """The sentence-transformers model's transformer as (ids, mask, types) -> last hidden state, for export."""
     import torch
-    from onnxruntime.quantization import QuantType, quantize_dynamic
 
     class LastHidden(torch.nn.Module):
         def __init__(self, bert: Any) -> None:
@@ -41,11 +40,19 @@ def export(model: Any, folder: Path) -> tuple[Path, Path]:
         def forward(self, ids: Any, mask: Any, types: Any) -> Any:
             return self.bert(input_ids=ids, attention_mask=mask, token_type_ids=types).last_hidden_state
 
+    return LastHidden(model[0].auto_model).eval()
+
+
+def export(model: Any, folder: Path) -> tuple[Path, Path]:
+    """The transformer as ONNX (fp32) and its per-channel int8 dynamic quantisation."""
+    import torch
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+
     fp32, int8 = folder / "model.onnx", folder / "model-int8.onnx"
     ids = torch.ones(2, 16, dtype=torch.long)
     axes = {"b": 0, "s": 1}
     torch.onnx.export(
-        LastHidden(model[0].auto_model).eval(), (ids, ids, torch.zeros_like(ids)), str(fp32),
+        last_hidden(model), (ids, ids, torch.zeros_like(ids)), str(fp32),
         input_names=["ids", "mask", "types"], output_names=["hidden"], opset_version=17, dynamo=False,
         dynamic_axes={name: {v: k for k, v in axes.items()} for name in ("ids", "mask", "types", "hidden")},
     )
@@ -58,17 +65,9 @@ def openvino_session(model: Any) -> Any:
     import openvino as ov
     import torch
 
-    class LastHidden(torch.nn.Module):
-        def __init__(self, bert: Any) -> None:
-            super().__init__()
-            self.bert = bert
-
-        def forward(self, ids: Any, mask: Any, types: Any) -> Any:
-            return self.bert(input_ids=ids, attention_mask=mask, token_type_ids=types).last_hidden_state
-
     ids = torch.ones(2, 16, dtype=torch.long)
     converted = ov.convert_model(
-        LastHidden(model[0].auto_model).eval(), example_input=(ids, ids, torch.zeros_like(ids)),
+        last_hidden(model), example_input=(ids, ids, torch.zeros_like(ids)),
         input=[ov.PartialShape([-1, -1])] * 3,
     )
     compiled = ov.Core().compile_model(
