@@ -134,6 +134,7 @@ def rank(v: Variant, corpus: Corpus, dense: Any, sparse: Any) -> list[str]:
     """One query's document ranking under variant `v` (each document at its best chunk's rank)."""
     import numpy as np
 
+    from ingest.index.base import fuse_convex
     from rag.eval.metrics import dedupe_docs
 
     def top(scores: Any, k: int) -> Any:
@@ -143,42 +144,33 @@ def rank(v: Variant, corpus: Corpus, dense: Any, sparse: Any) -> list[str]:
         return idx[np.argsort(-scores[idx])]
 
     if v.mode in ("dense", "bm25"):
-        order = list(top(dense if v.mode == "dense" else sparse, 2 * DEPTH))
+        return dedupe_docs(list(corpus.owner[top(dense if v.mode == "dense" else sparse, 2 * DEPTH)]))[:DEPTH]
+    d_idx, s_idx = top(dense, v.prefetch), top(sparse, v.prefetch)
+    s_idx = s_idx[sparse[s_idx] > 0]  # BM25 only returns chunks that share a term
+    weights = (v.dense_weight, 1 - v.dense_weight)
+    if v.mode == "convex" and v.norm == "minmax":  # the product's own fusion
+        candidates = ([(int(c), float(dense[c])) for c in d_idx], [(int(c), float(sparse[c])) for c in s_idx])
+        order = [c for c, _ in fuse_convex(*candidates, weights)[: 2 * DEPTH]]
     else:
-        d_idx, s_idx = top(dense, v.prefetch), top(sparse, v.prefetch)
-        s_idx = s_idx[sparse[s_idx] > 0]  # BM25 only returns chunks that share a term
         fused: dict[int, float] = {}
-        for idx, scores, weight in ((d_idx, dense, v.dense_weight), (s_idx, sparse, 1 - v.dense_weight)):
+        for idx, scores, weight in ((d_idx, dense, weights[0]), (s_idx, sparse, weights[1])):
             if v.mode == "rrf":
                 for r, c in enumerate(idx):
                     fused[c] = fused.get(c, 0.0) + weight / (60 + r + 1)
-            elif len(idx):
-                for c, x in zip(idx, _normalise(scores[idx], v.norm), strict=True):
+            elif len(idx):  # z-score: a candidate absent from one list gets that list's mean (0)
+                z = (scores[idx] - scores[idx].mean()) / (float(scores[idx].std()) or 1.0)
+                for c, x in zip(idx, z, strict=True):
                     fused[c] = fused.get(c, 0.0) + weight * float(x)
         order = sorted(fused, key=lambda c: -fused[c])[: 2 * DEPTH]
     return dedupe_docs(list(corpus.owner[order]))[:DEPTH]
 
 
-def _normalise(values: Any, how: str) -> Any:
-    if how == "zscore":
-        sd = float(values.std()) or 1.0
-        return (values - values.mean()) / sd
-    lo, hi = float(values.min()), float(values.max())
-    return (values - lo) / (hi - lo if hi > lo else 1.0)
-
-
 def per_query(run: dict[str, list[str]], qrels: dict[str, dict[str, int]]) -> dict[str, list[float]]:
     """Each metric per judged query, in qrels order."""
-    from rag.eval.metrics import mrr_at_k, ndcg_at_k, recall_at_k
+    from rag.eval.metrics import query_metrics
 
-    out: dict[str, list[float]] = {"ndcg@10": [], "recall@10": [], "recall@100": [], "mrr@10": []}
-    for q, judged in qrels.items():
-        ranked = run.get(q, [])
-        out["ndcg@10"].append(ndcg_at_k(ranked, judged, 10))
-        out["recall@10"].append(recall_at_k(ranked, judged, 10))
-        out["recall@100"].append(recall_at_k(ranked, judged, 100))
-        out["mrr@10"].append(mrr_at_k(ranked, judged, 10))
-    return out
+    rows = [query_metrics(run.get(q, []), judged) for q, judged in qrels.items()]
+    return {name: [row[name] for row in rows] for name in rows[0]}
 
 
 def paired_interval(a: list[float], b: list[float], seed: int = 0) -> tuple[float, float]:
@@ -199,6 +191,7 @@ def main() -> None:
     from enclave.settings import load_settings
     from enclave.wiring import build_embedder
     from rag.eval.beir import load_beir
+    from rag.eval.scratch import corpus_digest
 
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--beir", type=Path, required=True)
@@ -213,8 +206,7 @@ def main() -> None:
     qrels = {q: j for q, j in data.qrels.items() if any(r > 0 for r in j.values())}
     qids = list(qrels)
     embedder = build_embedder(load_settings())
-    digest = hashlib.sha256(json.dumps([[d.doc_id, d.title, d.text] for d in data.docs]).encode()).hexdigest()[:12]
-    cache = args.cache / f"{args.beir.name}-{digest}"
+    cache = args.cache / f"{args.beir.name}-{corpus_digest(data.docs)[:12]}"
     cache.mkdir(parents=True, exist_ok=True)
     qvec_file = cache / f"queries-{hashlib.sha256(json.dumps(qids).encode()).hexdigest()[:12]}.npy"
     if qvec_file.is_file():

@@ -33,6 +33,16 @@ def mrr_at_k(ranked: Sequence[str], judged: Mapping[str, int], k: int) -> float:
     return 0.0
 
 
+def query_metrics(ranked: Sequence[str], judged: Mapping[str, int]) -> dict[str, float]:
+    """nDCG@10, Recall@10, Recall@100 and MRR@10 of one query's ranking."""
+    return {
+        "ndcg@10": ndcg_at_k(ranked, judged, 10),
+        "recall@10": recall_at_k(ranked, judged, 10),
+        "recall@100": recall_at_k(ranked, judged, 100),
+        "mrr@10": mrr_at_k(ranked, judged, 10),
+    }
+
+
 def evaluate(run: Run, qrels: Qrels) -> dict[str, float]:
     """Mean nDCG@10, Recall@10, Recall@100, MRR@10 over queries with a relevant judgment.
 
@@ -43,11 +53,8 @@ def evaluate(run: Run, qrels: Qrels) -> dict[str, float]:
         return {"ndcg@10": 0.0, "recall@10": 0.0, "recall@100": 0.0, "mrr@10": 0.0, "queries": 0}
     totals = {"ndcg@10": 0.0, "recall@10": 0.0, "recall@100": 0.0, "mrr@10": 0.0}
     for q, j in judged.items():
-        ranked = list(run.get(q, ()))
-        totals["ndcg@10"] += ndcg_at_k(ranked, j, 10)
-        totals["recall@10"] += recall_at_k(ranked, j, 10)
-        totals["recall@100"] += recall_at_k(ranked, j, 100)
-        totals["mrr@10"] += mrr_at_k(ranked, j, 10)
+        for name, value in query_metrics(list(run.get(q, ())), j).items():
+            totals[name] += value
     n = len(judged)
     result: dict[str, float] = {k: v / n for k, v in totals.items()}
     result["queries"] = n
