@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import socket
 from collections.abc import Iterator
 from pathlib import Path
@@ -24,18 +23,10 @@ def assembled_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture
 def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, assembled_model: Path) -> Path:
     """A fresh ENCLAVE_HOME with the model in place (hard link) and the default policy for 'tester'."""
-    from enclave.wiring import default_model_path, setup_home
+    from tests.sync_support import install_home
 
-    home = tmp_path / "home"
-    monkeypatch.setenv("ENCLAVE_HOME", str(home))
-    monkeypatch.setenv("ENCLAVE_USER", "tester")
-    monkeypatch.delenv("ENCLAVE_CONFIG", raising=False)
-    settings = load_settings(home=home)
-    target = default_model_path(settings)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    os.link(assembled_model, target)
-    setup_home(settings)
-    return home
+    install_home(monkeypatch, tmp_path / "home", assembled_model, user="tester")
+    return tmp_path / "home"
 
 
 @pytest.fixture

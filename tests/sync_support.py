@@ -76,8 +76,10 @@ def top_passage(settings: Settings, question: str, user: str = "tester") -> Any:
     return retriever.retrieve(question, principal_for(policy_loader(settings)(), user)).hits[0].chunk
 
 
-def install_home(mp: Any, home: Path, assembled_model: Path, policy_yaml: str, user: str = "operator") -> Settings:
-    """An installed ENCLAVE_HOME as `enclave setup` leaves it (model hard-linked, keys), with `policy_yaml`.
+def install_home(
+    mp: Any, home: Path, assembled_model: Path, policy_yaml: str | None = None, user: str = "operator"
+) -> Settings:
+    """An installed ENCLAVE_HOME as `enclave setup` leaves it (model hard-linked, keys), with `policy_yaml` if given.
 
     `mp` is the fixture's MonkeyPatch context: ENCLAVE_HOME and ENCLAVE_USER stay set while it lasts.
     """
@@ -90,8 +92,9 @@ def install_home(mp: Any, home: Path, assembled_model: Path, policy_yaml: str, u
     mp.setenv("ENCLAVE_USER", user)
     mp.delenv("ENCLAVE_CONFIG", raising=False)
     settings = load_settings(home=home)
-    default_model_path(settings).parent.mkdir(parents=True)
+    default_model_path(settings).parent.mkdir(parents=True, exist_ok=True)
     os.link(assembled_model, default_model_path(settings))
     setup_home(settings)
-    (settings.policy_dir / "policy.yaml").write_text(policy_yaml)
+    if policy_yaml is not None:
+        (settings.policy_dir / "policy.yaml").write_text(policy_yaml)
     return settings
