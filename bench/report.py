@@ -38,6 +38,15 @@ def render(results: dict[str, Any]) -> str:
             f"{_f(e['baseline_fp32']['tokens_per_s'], 0)} | {_f(e['speedup'], 2)}× | {_f(e['mean_cosine_to_fp32'], 4)} | {_f(e['peak_rss_mib'], 0)} |",
             "",
         ]
+        if "ingest_shaped" in e:
+            g = e["ingest_shaped"]
+            lines += [
+                "| Embedding as ingest calls it | calls | chunks | configured chunks/s | fp32 baseline (batch 32) chunks/s | speedup |",
+                "|---|---|---|---|---|---|",
+                f"| {e['source']} ({e['configured']['dtype']}) | {g['calls']} | {g['chunks']:,} | {_f(g['configured_chunks_per_s'], 1)} | "
+                f"{_f(g['baseline_chunks_per_s'], 1)} | {_f(g['speedup'], 2)}× |",
+                "",
+            ]
     queries = [k for k in s if k.startswith("query") and "error" not in s[k]]
     if queries:
         lines += [
