@@ -44,7 +44,12 @@ class ParseWorker:
         self._temp_dir = Path(temp_dir)
         self._proc: Any = None
         self._conn: Any = None
-        self.restarts = 0
+        self._starts = 0
+
+    @property
+    def restarts(self) -> int:
+        """How many times a child was started again after one was stopped (timeout, memory, crash)."""
+        return max(0, self._starts - 1)
 
     def __call__(self, path: Path) -> ParsedDocument:
         """Parse `path` in the child; raise the file's IngestError (timeout, memory, crash included)."""
@@ -91,7 +96,7 @@ class ParseWorker:
             return
         if self._proc is not None:
             self._stop()
-            self.restarts += 1
+        self._starts += 1
         self._temp_dir.mkdir(parents=True, exist_ok=True)
         ctx = multiprocessing.get_context("spawn")
         parent, child = ctx.Pipe()

@@ -208,3 +208,22 @@ def test_limits_stop_a_slow_parse_and_the_next_file_still_parses(settings: Setti
     report = run_ingest_job(strict, [folder_source(strict, root)], trigger="test", actor="tester")
     assert [(f.source, f.code) for f in report.failed] == [("share/a-novel.txt", "timeout")]
     assert report.ingested == ["share/b-notes.md"]
+
+
+def test_worker_counts_the_restart_after_a_timeout(tmp_path: Path) -> None:
+    """The parser child stopped for a timeout is started afresh for the next file, and that counts."""
+    from ingest.errors import ParseTimeout
+    from ingest.worker import ParseWorker, WorkerLimits
+
+    novel = Path(os.environ.get("ENCLAVE_EXAMPLE_DOCS", "/work/shared/data/example-docs")) / "book-war-and-peace-1225p.txt"
+    if not novel.exists():
+        pytest.skip("example-docs not present")
+    notes = tmp_path / "notes.md"
+    notes.write_text("# Notes\n\nThe loading dock closes at 5 pm.\n")
+    with ParseWorker(WorkerLimits(timeout_s=5), tmp_path / "parse") as worker:
+        assert "loading dock" in " ".join(e.text for e in worker(notes).elements)
+        assert worker.restarts == 0
+        with pytest.raises(ParseTimeout):
+            worker(novel)
+        assert "loading dock" in " ".join(e.text for e in worker(notes).elements)
+        assert worker.restarts == 1
