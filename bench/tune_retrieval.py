@@ -39,7 +39,7 @@ class Variant:
 
     name: str
     mode: str = "convex"  # dense | bm25 | rrf | convex
-    norm: str = "minmax"  # minmax | zscore (convex only)
+    norm: str = "minmax"  # minmax | zscore | theory (convex only; theory: min fixed at the score's floor)
     dense_weight: float = 0.5
     prefetch: int = 100
     chunk_tokens: int = 256
@@ -60,6 +60,10 @@ MORE = [
     Variant("convex, prefetch 50", prefetch=50),
     Variant("convex, prefetch 200", prefetch=200),
     Variant("convex, z-score normalisation", norm="zscore"),
+    # Bruch et al. 2023 (TM2C2): divide by the observed max over the theoretical min (cosine -1, BM25 0).
+    Variant("convex, theoretical-min normalisation, w 0.5", norm="theory"),
+    Variant("convex, theoretical-min normalisation, w 0.7", norm="theory", dense_weight=0.7),
+    Variant("convex, theoretical-min normalisation, w 0.8", norm="theory", dense_weight=0.8),
     Variant("title repeated on every chunk", title_on_every_chunk=True),
     Variant("128-token chunks (overlap 32)", chunk_tokens=128),
 ]
@@ -157,6 +161,11 @@ def rank(v: Variant, corpus: Corpus, dense: Any, sparse: Any) -> list[str]:
             if v.mode == "rrf":
                 for r, c in enumerate(idx):
                     fused[c] = fused.get(c, 0.0) + weight / (60 + r + 1)
+            elif len(idx) and v.norm == "theory":  # absent from one list: that list's floor (0)
+                floor = -1.0 if scores is dense else 0.0
+                scaled = (scores[idx] - floor) / ((float(scores[idx].max()) - floor) or 1.0)
+                for c, x in zip(idx, scaled, strict=True):
+                    fused[c] = fused.get(c, 0.0) + weight * float(x)
             elif len(idx):  # z-score: a candidate absent from one list gets that list's mean (0)
                 z = (scores[idx] - scores[idx].mean()) / (float(scores[idx].std()) or 1.0)
                 for c, x in zip(idx, z, strict=True):
