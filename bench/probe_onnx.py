@@ -8,6 +8,11 @@ also converts the model with `openvino.convert_model` (fp32, CPU plugin); OpenVI
 dependency, so install it aside first (`pip install --target DIR openvino`, then `PYTHONPATH=DIR`).
 
     .venv/bin/python bench/probe_onnx.py [--texts 256] [--repeats 3] [--openvino]
+
+With --beir DIR [--split NAME | --qrels FILE] it instead scores int8 against fp32 where the goal is
+set, in retrieval: the product's chunks of the whole corpus embedded both ways (cached beside
+`bench/tune_retrieval.py`'s vectors), nDCG@10 of the default fusion and of dense alone, with
+paired-bootstrap 95% intervals.
 """
 
 from __future__ import annotations
@@ -98,6 +103,56 @@ def ort_embed(session: Any, tokenizer: Any, texts: list[str], batch: int = 32) -
     return out
 
 
+def fusion_quality(beir: Path, split: str, qrels_file: Path | None, cache_root: Path, int8: Path) -> dict[str, Any]:
+    """nDCG@10 of the default fusion and of dense alone, int8 vectors against fp32, on one BEIR split."""
+    import hashlib
+
+    import numpy as np
+    import onnxruntime as ort
+    from tokenizers import Tokenizer
+
+    from bench.tune_retrieval import DEFAULT, Corpus, Variant, paired_interval, per_query, rank
+    from enclave.settings import load_settings
+    from enclave.wiring import build_embedder
+    from ingest.embed import bundled_minilm_path
+    from rag.eval.beir import load_beir
+    from rag.eval.scratch import corpus_digest
+
+    data = load_beir(beir, qrels_file, split)
+    qrels = {q: j for q, j in data.qrels.items() if any(r > 0 for r in j.values())}
+    qids = list(qrels)
+    cache = cache_root / f"{beir.name}-{corpus_digest(data.docs)[:12]}"
+    cache.mkdir(parents=True, exist_ok=True)
+    corpus = Corpus(cache, data.docs, build_embedder(load_settings()), 256, False)
+    tag = hashlib.sha256(json.dumps(qids).encode()).hexdigest()[:12]
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = 2
+    session = ort.InferenceSession(str(int8), options, providers=["CPUExecutionProvider"])
+    tokenizer = Tokenizer.from_file(str(bundled_minilm_path() / "tokenizer.json"))
+    tokenizer.enable_truncation(MAX_TOKENS)
+    tokenizer.enable_padding()
+    vectors: dict[str, Any] = {}
+    for name, path in (("chunks", cache / "dense-256-int8.npy"), ("queries", cache / f"queries-{tag}-int8.npy")):
+        if not path.is_file():
+            texts = corpus.texts if name == "chunks" else [data.queries[q] for q in qids]
+            np.save(path, np.concatenate([ort_embed(session, tokenizer, texts[i : i + 64], batch=8) for i in range(0, len(texts), 64)]))
+        vectors[name] = np.load(path)
+    fp32_queries = np.asarray(build_embedder(load_settings()).embed_documents([data.queries[q] for q in qids]), dtype="float32")
+    sparse = corpus.bm25_scores([data.queries[q] for q in qids])
+    result: dict[str, Any] = {"dataset": beir.name, "split": qrels_file.name if qrels_file else split, "queries": len(qids)}
+    for variant in (DEFAULT, Variant("dense only", mode="dense")):
+        ndcg = {}
+        for name, dense in (("fp32", fp32_queries @ corpus.dense.T), ("int8", vectors["queries"] @ vectors["chunks"].T)):
+            run = {q: rank(variant, corpus, dense[j], sparse[j]) for j, q in enumerate(qids)}
+            ndcg[name] = per_query(run, qrels)["ndcg@10"]
+        lo, hi = paired_interval(ndcg["int8"], ndcg["fp32"])
+        result[variant.mode] = {
+            "fp32": round(float(np.mean(ndcg["fp32"])), 4), "int8": round(float(np.mean(ndcg["int8"])), 4),
+            "delta": round(float(np.mean(ndcg["int8"]) - np.mean(ndcg["fp32"])), 4), "interval": [round(lo, 4), round(hi, 4)],
+        }
+    return result
+
+
 def main() -> None:
     """Run the probe and print one JSON object."""
     import numpy as np
@@ -113,6 +168,10 @@ def main() -> None:
     ap.add_argument("--texts", type=int, default=256)
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--openvino", action="store_true", help="also time OpenVINO fp32 (installed aside, on PYTHONPATH)")
+    ap.add_argument("--beir", type=Path, help="score int8 against fp32 in retrieval on this BEIR set instead")
+    ap.add_argument("--split", default="train")
+    ap.add_argument("--qrels", type=Path)
+    ap.add_argument("--cache", type=Path, default=Path(tempfile.gettempdir()) / "enclave-tune")
     args = ap.parse_args()
     torch.set_num_threads(2)
     docs, source = data.corpus_texts(args.texts)
@@ -127,6 +186,9 @@ def main() -> None:
     options.intra_op_num_threads = 2
     with tempfile.TemporaryDirectory() as tmp:
         fp32, int8 = export(model, Path(tmp))
+        if args.beir:
+            print(json.dumps(fusion_quality(args.beir, args.split, args.qrels, args.cache, int8), indent=2))
+            return
         sessions = {name: ort.InferenceSession(str(p), options, providers=["CPUExecutionProvider"]) for name, p in (("ort_fp32", fp32), ("ort_int8", int8))}
         if args.openvino:
             sessions["openvino_fp32"] = openvino_session(model)
