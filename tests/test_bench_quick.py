@@ -24,6 +24,8 @@ def test_bench_quick_runs_every_stage(tmp_path: Path) -> None:
     assert not [k for k, v in stages.items() if "error" in v]
     assert stages["ingest"]["chunks"] > 0 and stages["ingest"]["failed_or_skipped"] == 0
     assert stages["embed"]["mean_cosine_to_fp32"] > 0.99
+    shaped = stages["embed"]["ingest_shaped"]
+    assert shaped["chunks"] >= stages["embed"]["texts"] and shaped["calls"] >= 1 and shaped["speedup"] > 0
     assert stages["peer enclave"]["docs"] == stages["peer llama-index"]["docs"]
     assert stages["ask"]["exit_code"] == 0 and stages["ask"]["peak_rss_mib"] > 0
     assert "| Ingest |" in proc.stdout and "| Peer baseline |" in proc.stdout
