@@ -123,7 +123,8 @@ def fusion_quality(beir: Path, split: str, qrels_file: Path | None, cache_root: 
     qids = list(qrels)
     cache = cache_root / f"{beir.name}-{corpus_digest(data.docs)[:12]}"
     cache.mkdir(parents=True, exist_ok=True)
-    corpus = Corpus(cache, data.docs, build_embedder(load_settings()), 256, False)
+    embedder = build_embedder(load_settings())
+    corpus = Corpus(cache, data.docs, embedder, 256, False)
     tag = hashlib.sha256(json.dumps(qids).encode()).hexdigest()[:12]
     options = ort.SessionOptions()
     options.intra_op_num_threads = 2
@@ -137,7 +138,7 @@ def fusion_quality(beir: Path, split: str, qrels_file: Path | None, cache_root: 
             texts = corpus.texts if name == "chunks" else [data.queries[q] for q in qids]
             np.save(path, np.concatenate([ort_embed(session, tokenizer, texts[i : i + 64], batch=8) for i in range(0, len(texts), 64)]))
         vectors[name] = np.load(path)
-    fp32_queries = np.asarray(build_embedder(load_settings()).embed_documents([data.queries[q] for q in qids]), dtype="float32")
+    fp32_queries = np.asarray(embedder.embed_documents([data.queries[q] for q in qids]), dtype="float32")
     sparse = corpus.bm25_scores([data.queries[q] for q in qids])
     result: dict[str, Any] = {"dataset": beir.name, "split": qrels_file.name if qrels_file else split, "queries": len(qids)}
     for variant in (DEFAULT, Variant("dense only", mode="dense")):

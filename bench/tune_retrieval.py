@@ -1,8 +1,8 @@
 """What each retrieval choice buys on a BEIR set, scored over cached vectors (issue 6's tuning record).
 
 The product's own figure comes from `enclave eval retrieval`. This script scores the choices that were
-considered for it: dense only, BM25 only, reciprocal-rank fusion, convex fusion of min-max or z-score
-normalised scores, the dense weight, the prefetch depth, 128-token chunks, and the document title
+considered for it: dense only, BM25 only, reciprocal-rank fusion, convex fusion of min-max, z-score or
+theoretical-min normalised scores, the dense weight, the prefetch depth, 128-token chunks, and the document title
 repeated on every chunk. It uses the product's chunks (`ingest.chunk` with the bundled MiniLM's token
 counts, on `rag.eval.scratch.eval_document`), its embedder (sentence-transformers fp32) and Qdrant Edge's
 BM25, embedded once into --cache, and ranks in numpy (exact search, as the Edge store does). Each row is
