@@ -65,7 +65,7 @@ def render(results: dict[str, Any]) -> str:
     gen = {k.split()[1]: s[k] for k in s if k.startswith("generate") and "error" not in s[k]}
     if gen:
         lines += [
-            "| Generation prompt | impl | prompt tokens | TTFT s | prompt tok/s | gen tok/s | TTFT with cached prefix s | prefix speedup | peak RSS MiB |",
+            "| Generation prompt | impl | prompt tokens | TTFT s | prompt tok/s | gen tok/s (over n pieces) | TTFT with cached prefix s | prefix speedup | peak RSS MiB |",
             "|---|---|---|---|---|---|---|---|---|",
         ]
         sizes = next(iter(gen.values()))["sizes"]
@@ -73,9 +73,10 @@ def render(results: dict[str, Any]) -> str:
             for impl, g in gen.items():
                 x = g["sizes"].get(size)
                 if x:
+                    pieces = f" ({x['generated_pieces']})" if "generated_pieces" in x else ""
                     lines.append(
                         f"| {size} | {impl} | {x['prompt_tokens']} | {_f(x['ttft_s'], 2)} | {_f(x['prompt_tokens_per_s'], 0)} | "
-                        f"{_f(x['tokens_per_s'], 1)} | {_f(x['ttft_cached_prefix_s'], 2)} | {_f(x['prefix_speedup'], 1)}× | {_f(g['peak_rss_mib'], 0)} |"
+                        f"{_f(x['tokens_per_s'], 1)}{pieces} | {_f(x['ttft_cached_prefix_s'], 2)} | {_f(x['prefix_speedup'], 1)}× | {_f(g['peak_rss_mib'], 0)} |"
                     )
             if {"enclave", "raw"} <= set(gen) and size in gen["raw"]["sizes"] and size in gen["enclave"]["sizes"]:
                 a, b = gen["enclave"]["sizes"][size], gen["raw"]["sizes"][size]
