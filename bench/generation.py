@@ -15,6 +15,16 @@ from bench import data
 LONG_ANSWER_QUESTION = "Summarise each numbered source in turn, one sentence per source, citing each one."
 
 
+def raw_stream(llm: Any, messages: list[dict[str, str]], max_tokens: int, temperature: float, seed: int) -> Any:
+    """Text pieces straight from `Llama.create_chat_completion`, the baseline Enclave's generator is held to."""
+    for chunk in llm.create_chat_completion(
+        messages=messages, max_tokens=max_tokens, temperature=temperature, seed=seed, stream=True
+    ):
+        delta = chunk["choices"][0].get("delta", {}).get("content")
+        if delta:
+            yield delta
+
+
 def _model(tmp: Path) -> Path:
     from enclave.settings import DEFAULT_MODEL_NAME, DEFAULT_MODEL_SHA256
     from rag.models import assemble_default_model
@@ -71,12 +81,7 @@ def generate(params: dict[str, Any]) -> dict[str, Any]:
             llm = Llama(model_path=str(path), n_ctx=n_ctx, n_threads=threads, seed=g.seed, verbose=False)
 
             def stream(messages: list[dict[str, str]]) -> Any:
-                for chunk in llm.create_chat_completion(
-                    messages=messages, max_tokens=max_tokens, temperature=g.temperature, seed=g.seed, stream=True
-                ):
-                    delta = chunk["choices"][0].get("delta", {}).get("content")
-                    if delta:
-                        yield delta
+                return raw_stream(llm, messages, max_tokens, g.temperature, g.seed)
 
             reset = llm.reset
         else:

@@ -26,7 +26,13 @@ if str(ROOT) not in sys.path:
 
 def main() -> None:
     """Run the probe and print one JSON object."""
-    from bench.generation import LONG_ANSWER_QUESTION, _messages, _model, _timed
+    from bench.generation import (
+        LONG_ANSWER_QUESTION,
+        _messages,
+        _model,
+        _timed,
+        raw_stream,
+    )
     from enclave.settings import DEFAULT_MODEL_NAME, DEFAULT_MODEL_SHA256, load_settings
     from rag.generators.llama_cpp import LlamaCppGenerator
 
@@ -45,15 +51,10 @@ def main() -> None:
         enclave.warm_up()
         llm = enclave._llm
 
-        def raw(messages: list[dict[str, str]]) -> Any:
-            for chunk in llm.create_chat_completion(
-                messages=messages, max_tokens=args.max_tokens, temperature=g.temperature, seed=g.seed, stream=True
-            ):
-                delta = chunk["choices"][0].get("delta", {}).get("content")
-                if delta:
-                    yield delta
-
-        sides = {"enclave": lambda m: enclave.stream(m, args.max_tokens), "raw": raw}
+        sides = {
+            "enclave": lambda m: enclave.stream(m, args.max_tokens),
+            "raw": lambda m: raw_stream(llm, m, args.max_tokens, g.temperature, g.seed),
+        }
         for size in sizes:
             messages = _messages(enclave.count_tokens, size, LONG_ANSWER_QUESTION)
             samples: dict[str, dict[str, list[float]]] = {s: {"ttft_s": [], "tokens_per_s": []} for s in sides}
