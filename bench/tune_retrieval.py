@@ -157,12 +157,12 @@ def rank(v: Variant, corpus: Corpus, dense: Any, sparse: Any) -> list[str]:
         order = [c for c, _ in fuse_convex(*candidates, weights)[: 2 * DEPTH]]
     else:
         fused: dict[int, float] = {}
-        for idx, scores, weight in ((d_idx, dense, weights[0]), (s_idx, sparse, weights[1])):
+        # Each list with its score's theoretical floor: cosine -1, BM25 0 (used by the "theory" norm).
+        for idx, scores, weight, floor in ((d_idx, dense, weights[0], -1.0), (s_idx, sparse, weights[1], 0.0)):
             if v.mode == "rrf":
                 for r, c in enumerate(idx):
                     fused[c] = fused.get(c, 0.0) + weight / (60 + r + 1)
             elif len(idx) and v.norm == "theory":  # absent from one list: that list's floor (0)
-                floor = -1.0 if scores is dense else 0.0
                 scaled = (scores[idx] - floor) / ((float(scores[idx].max()) - floor) or 1.0)
                 for c, x in zip(idx, scaled, strict=True):
                     fused[c] = fused.get(c, 0.0) + weight * float(x)
