@@ -46,7 +46,7 @@ def main() -> None:
     result: dict[str, Any] = {"repeats": args.repeats, "max_tokens": args.max_tokens, "sizes": {}}
     with tempfile.TemporaryDirectory() as tmp:
         enclave = LlamaCppGenerator(
-            _model(Path(tmp)), DEFAULT_MODEL_SHA256, DEFAULT_MODEL_NAME, n_ctx=max(sizes) + 1024, n_threads=g.n_threads or 2
+            _model(Path(tmp)), DEFAULT_MODEL_SHA256, DEFAULT_MODEL_NAME, n_ctx=max(sizes) + 1024, n_threads=g.n_threads
         )
         enclave.warm_up()
         llm = enclave._llm
