@@ -59,53 +59,75 @@ def _timed(pieces: Any) -> tuple[float, float, int, str]:
     return first or 0.0, time.perf_counter() - t0, len(text), "".join(text)
 
 
+def _follow_up(messages: list[dict[str, str]]) -> list[dict[str, str]]:
+    """Same system prompt, examples and sources, another question: only the tail is new to the cache."""
+    head = messages[-1]["content"].rsplit("Question:", 1)[0]
+    return [*messages[:-1], {**messages[-1], "content": head + "Question: Who signs the incident report?"}]
+
+
 def generate(params: dict[str, Any]) -> dict[str, Any]:
-    """TTFT and tokens/s per prompt size through Enclave's generator, or raw llama-cpp-python (`impl`)."""
+    """TTFT and decode rate per prompt size: Enclave's generator against raw llama-cpp-python, interleaved.
+
+    Both sides live in this one process, each with its own `Llama` built from the same file and
+    settings, and take turns (the order flips every repeat), each turn from a reset cache; the medians
+    are compared. Run one after the other in separate processes, the two sides drifted ±20% between
+    idle runs — more than the 10% bound being measured. After each cold turn the same side answers a
+    follow-up that shares the prompt's prefix, for the TTFT with the prefix cached.
+    """
     import os
+    import statistics
+
+    from llama_cpp import Llama
 
     from enclave.settings import DEFAULT_MODEL_NAME, DEFAULT_MODEL_SHA256, load_settings
     from rag.generators.llama_cpp import LlamaCppGenerator
 
     g = load_settings().generator
     max_tokens = params.get("max_tokens", 64)
+    repeats = params.get("repeats", 1)
     n_ctx = max(params["sizes"]) + 1024
     threads = g.n_threads or (os.cpu_count() or 1)
-    out: dict[str, Any] = {"impl": params["impl"], "n_ctx": n_ctx, "threads": threads, "max_tokens": max_tokens, "sizes": {}}
+    out: dict[str, Any] = {"n_ctx": n_ctx, "threads": threads, "max_tokens": max_tokens, "repeats": repeats, "sizes": {}}
     with tempfile.TemporaryDirectory() as tmp:
         path = _model(Path(tmp))
         enclave = LlamaCppGenerator(path, DEFAULT_MODEL_SHA256, DEFAULT_MODEL_NAME, n_ctx=n_ctx, n_threads=threads)
-        enclave.warm_up()  # the raw side also needs the tokenizer to build identical prompts
-        if params["impl"] == "raw":
-            from llama_cpp import Llama
-
-            llm = Llama(model_path=str(path), n_ctx=n_ctx, n_threads=threads, seed=g.seed, verbose=False)
-
-            def stream(messages: list[dict[str, str]]) -> Any:
-                return raw_stream(llm, messages, max_tokens, g.temperature, g.seed)
-
-            reset = llm.reset
-        else:
-            def stream(messages: list[dict[str, str]]) -> Any:
-                return enclave.stream(messages, max_tokens)
-
-            reset = enclave._llm.reset
+        enclave.warm_up()
+        raw = Llama(model_path=str(path), n_ctx=n_ctx, n_threads=threads, seed=g.seed, verbose=False)
+        sides = {
+            "enclave": (lambda m, n: enclave.stream(m, n), enclave._llm.reset),
+            "raw": (lambda m, n: raw_stream(raw, m, n, g.temperature, g.seed), raw.reset),
+        }
         for size in params["sizes"]:
             messages = _messages(enclave.count_tokens, size, LONG_ANSWER_QUESTION)
-            reset()  # cold: nothing of this prompt is cached
-            ttft, total, pieces, _ = _timed(stream(messages))
-            # Same system prompt, examples and sources, another question: only the tail is new.
-            follow = [*messages[:-1], {**messages[-1], "content": messages[-1]["content"].rsplit("Question:", 1)[0] + "Question: Who signs the incident report?"}]
-            warm_ttft, _, _, _ = _timed(stream(follow))
-            prompt_tokens = sum(enclave.count_tokens(m["content"]) for m in messages)
-            out["sizes"][str(size)] = {
-                "prompt_tokens": prompt_tokens,
-                "ttft_s": ttft,
-                "generated_pieces": pieces,  # the decode rate below is over these (the model may stop early)
-                "tokens_per_s": (pieces - 1) / (total - ttft) if pieces > 1 and total > ttft else 0.0,
-                "prompt_tokens_per_s": prompt_tokens / ttft if ttft else 0.0,
-                "ttft_cached_prefix_s": warm_ttft,
-                "prefix_speedup": ttft / warm_ttft if warm_ttft else 0.0,
+            follow = _follow_up(messages)
+            samples: dict[str, dict[str, list[float]]] = {
+                s: {"ttft_s": [], "tokens_per_s": [], "generated_pieces": [], "ttft_cached_prefix_s": []} for s in sides
             }
+            for r in range(repeats):
+                for name in list(sides)[:: 1 if r % 2 == 0 else -1]:
+                    stream, reset = sides[name]
+                    reset()  # cold: nothing of this prompt is cached
+                    ttft, total, pieces, _ = _timed(stream(messages, max_tokens))
+                    warm_ttft, _, _, _ = _timed(stream(follow, 1))  # only its first token is timed
+                    got = samples[name]
+                    got["ttft_s"].append(ttft)
+                    got["tokens_per_s"].append((pieces - 1) / (total - ttft) if pieces > 1 and total > ttft else 0.0)
+                    got["generated_pieces"].append(pieces)  # the decode rate is over these (the model may stop early)
+                    got["ttft_cached_prefix_s"].append(warm_ttft)
+            prompt_tokens = sum(enclave.count_tokens(m["content"]) for m in messages)
+            row: dict[str, Any] = {"prompt_tokens": prompt_tokens}
+            for name, got in samples.items():
+                med = {k: statistics.median(v) for k, v in got.items()}
+                row[name] = {
+                    **med,
+                    "prompt_tokens_per_s": prompt_tokens / med["ttft_s"] if med["ttft_s"] else 0.0,
+                    "prefix_speedup": med["ttft_s"] / med["ttft_cached_prefix_s"] if med["ttft_cached_prefix_s"] else 0.0,
+                    "samples": got,
+                }
+            a, b = row["enclave"], row["raw"]
+            row["ttft_overhead_pct"] = 100 * (a["ttft_s"] / b["ttft_s"] - 1) if b["ttft_s"] else 0.0
+            row["decode_overhead_pct"] = 100 * (1 - a["tokens_per_s"] / b["tokens_per_s"]) if b["tokens_per_s"] else 0.0
+            out["sizes"][str(size)] = row
     return out
 
 

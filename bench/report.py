@@ -62,27 +62,25 @@ def render(results: dict[str, Any]) -> str:
                 f"{_f(q['edge']['write_s'], 1)} | {_f(local.get('write_s', '-'), 1)} | {_f(q['peak_rss_mib'], 0)} |"
             )
         lines.append("")
-    gen = {k.split()[1]: s[k] for k in s if k.startswith("generate") and "error" not in s[k]}
-    if gen:
+    if "generate" in s and "error" not in s["generate"]:
+        g = s["generate"]
         lines += [
-            "| Generation prompt | impl | prompt tokens | TTFT s | prompt tok/s | gen tok/s (over n pieces) | TTFT with cached prefix s | prefix speedup | peak RSS MiB |",
-            "|---|---|---|---|---|---|---|---|---|",
+            f"Generation: Enclave and raw llama-cpp-python in one process, interleaved, median of {g['repeats']} "
+            f"turns each, {g['max_tokens']} tokens asked, {g['threads']} threads; positive overhead = Enclave slower.",
+            "",
+            "| Generation prompt | impl | prompt tokens | TTFT s | prompt tok/s | gen tok/s (over n pieces) | TTFT with cached prefix s | prefix speedup |",
+            "|---|---|---|---|---|---|---|---|",
         ]
-        sizes = next(iter(gen.values()))["sizes"]
-        for size in sizes:
-            for impl, g in gen.items():
-                x = g["sizes"].get(size)
-                if x:
-                    pieces = f" ({x['generated_pieces']})" if "generated_pieces" in x else ""
-                    lines.append(
-                        f"| {size} | {impl} | {x['prompt_tokens']} | {_f(x['ttft_s'], 2)} | {_f(x['prompt_tokens_per_s'], 0)} | "
-                        f"{_f(x['tokens_per_s'], 1)}{pieces} | {_f(x['ttft_cached_prefix_s'], 2)} | {_f(x['prefix_speedup'], 1)}× | {_f(g['peak_rss_mib'], 0)} |"
-                    )
-            if {"enclave", "raw"} <= set(gen) and size in gen["raw"]["sizes"] and size in gen["enclave"]["sizes"]:
-                a, b = gen["enclave"]["sizes"][size], gen["raw"]["sizes"][size]
-                lines.append(f"| {size} | Enclave overhead | | {_f(100 * (a['ttft_s'] / b['ttft_s'] - 1), 1)} % TTFT | | "
-                             f"{_f(100 * (1 - a['tokens_per_s'] / b['tokens_per_s']) if b['tokens_per_s'] else 0, 1)} % tok/s | | | |")
-        lines.append("")
+        for size, row in g["sizes"].items():
+            for impl in ("enclave", "raw"):
+                x = row[impl]
+                lines.append(
+                    f"| {size} | {impl} | {row['prompt_tokens']} | {_f(x['ttft_s'], 2)} | {_f(x['prompt_tokens_per_s'], 0)} | "
+                    f"{_f(x['tokens_per_s'], 1)} ({x['generated_pieces']:.0f}) | {_f(x['ttft_cached_prefix_s'], 2)} | {_f(x['prefix_speedup'], 1)}× |"
+                )
+            lines.append(f"| {size} | Enclave overhead | | {_f(row['ttft_overhead_pct'], 1)} % TTFT | | "
+                         f"{_f(row['decode_overhead_pct'], 1)} % tok/s | | |")
+        lines += ["", f"Generation stage peak RSS (both models loaded): {_f(g['peak_rss_mib'], 0)} MiB", ""]
     peers = {k: s[k] for k in ("peer enclave", "peer llama-index") if k in s and "error" not in s[k]}
     if peers:
         lines += [

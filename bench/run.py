@@ -28,7 +28,7 @@ STAGES = ("ingest", "embed", "query", "generate", "peer", "ask")
 
 def plan(
     quick: bool, large: bool, docs: str, ingest_max_mb: int, gen_sizes: str = "", peer_docs: int = 0, query_n: int = 0,
-    gen_tokens: int = 0,
+    gen_tokens: int = 0, gen_repeats: int = 0,
 ) -> list[tuple[str, str, dict[str, Any]]]:
     """(label, function, params) for every child run."""
     from bench import data
@@ -43,8 +43,8 @@ def plan(
         runs.append((f"query {size // 1000}k", "bench.stages:query", {"size": size, "queries": query_n or (20 if quick else 200)}))
     sizes = [int(x) for x in gen_sizes.split(",") if x] or ([256] if quick else [1024, 2048, 4096])
     max_tokens = gen_tokens or (16 if quick else 256)
-    runs.append(("generate enclave", "bench.generation:generate", {"impl": "enclave", "sizes": sizes, "max_tokens": max_tokens}))
-    runs.append(("generate raw", "bench.generation:generate", {"impl": "raw", "sizes": sizes, "max_tokens": max_tokens}))
+    repeats = gen_repeats or (1 if quick else 3)
+    runs.append(("generate", "bench.generation:generate", {"sizes": sizes, "max_tokens": max_tokens, "repeats": repeats}))
     peer = {"docs": peer_docs or (12 if quick else 500), "queries": 5 if quick else 100}
     runs.append(("peer enclave", "bench.peer:enclave", peer))
     runs.append(("peer llama-index", "bench.peer:llama_index", peer))
@@ -122,6 +122,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--ingest-max-mb", type=int, default=200, help="files above this size are skipped (counted)")
     parser.add_argument("--gen-sizes", default="", help="prompt sizes in tokens, e.g. 1024,2048,4096")
     parser.add_argument("--gen-tokens", type=int, default=0, help="tokens generated per prompt (default 256; the decode rate is over these)")
+    parser.add_argument("--gen-repeats", type=int, default=0, help="interleaved Enclave/raw turns per prompt size, medians taken (default 3)")
     parser.add_argument("--peer-docs", type=int, default=0, help="documents for the peer baseline (default 500)")
     parser.add_argument("--query-n", type=int, default=0, help="queries per size in the query stage (default 200)")
     parser.add_argument("--out", default=str(ROOT / "bench" / "results.json"), help="where the JSON goes")
@@ -139,7 +140,9 @@ def main(argv: list[str] | None = None) -> int:
     failed = 0
     with tempfile.TemporaryDirectory() as tmp_dir:
         tmp = Path(tmp_dir)
-        for label, target, params in plan(args.quick, args.large, args.docs, args.ingest_max_mb, args.gen_sizes, args.peer_docs, args.query_n, args.gen_tokens):
+        runs = plan(args.quick, args.large, args.docs, args.ingest_max_mb, args.gen_sizes, args.peer_docs, args.query_n,
+                    args.gen_tokens, args.gen_repeats)
+        for label, target, params in runs:
             if only and label.split()[0] not in only:
                 continue
             out = tmp / f"{label.replace(' ', '_')}.json"
