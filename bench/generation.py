@@ -9,7 +9,6 @@ from typing import Any
 
 from bench import data
 
-
 # The cold run asks for a long answer, so the decode rate is measured over max_tokens: the short question
 # used before this was answered in ~12 tokens, and a rate over 12 tokens moved ±30% between runs.
 LONG_ANSWER_QUESTION = "Summarise each numbered source in turn, one sentence per source, citing each one."
