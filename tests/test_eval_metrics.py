@@ -58,3 +58,8 @@ def test_a_judged_query_missing_from_the_run_scores_zero() -> None:
 
 def test_chunks_map_to_documents_at_their_best_rank() -> None:
     assert dedupe_docs(["d2", "d1", "d2", "d3", "d1"]) == ["d2", "d1", "d3"]
+
+
+def test_no_judged_query_gives_zeros_not_a_division_error() -> None:
+    result = evaluate({"q1": ["a"]}, {"q1": {"a": 0}})
+    assert result == {"ndcg@10": 0.0, "recall@10": 0.0, "recall@100": 0.0, "mrr@10": 0.0, "queries": 0}

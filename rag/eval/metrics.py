@@ -7,6 +7,7 @@ from collections.abc import Mapping, Sequence
 
 Qrels = Mapping[str, Mapping[str, int]]  # query id -> doc id -> graded relevance
 Run = Mapping[str, Sequence[str]]  # query id -> doc ids, best first
+METRICS = ("ndcg@10", "recall@10", "recall@100", "mrr@10")
 
 
 def ndcg_at_k(ranked: Sequence[str], judged: Mapping[str, int], k: int) -> float:
@@ -35,12 +36,13 @@ def mrr_at_k(ranked: Sequence[str], judged: Mapping[str, int], k: int) -> float:
 
 def query_metrics(ranked: Sequence[str], judged: Mapping[str, int]) -> dict[str, float]:
     """nDCG@10, Recall@10, Recall@100 and MRR@10 of one query's ranking."""
-    return {
-        "ndcg@10": ndcg_at_k(ranked, judged, 10),
-        "recall@10": recall_at_k(ranked, judged, 10),
-        "recall@100": recall_at_k(ranked, judged, 100),
-        "mrr@10": mrr_at_k(ranked, judged, 10),
-    }
+    values = (
+        ndcg_at_k(ranked, judged, 10),
+        recall_at_k(ranked, judged, 10),
+        recall_at_k(ranked, judged, 100),
+        mrr_at_k(ranked, judged, 10),
+    )
+    return dict(zip(METRICS, values, strict=True))
 
 
 def evaluate(run: Run, qrels: Qrels) -> dict[str, float]:
@@ -49,15 +51,9 @@ def evaluate(run: Run, qrels: Qrels) -> dict[str, float]:
     A judged query missing from the run scores 0 (it is not dropped).
     """
     judged = {q: j for q, j in qrels.items() if any(r > 0 for r in j.values())}
-    if not judged:
-        return {"ndcg@10": 0.0, "recall@10": 0.0, "recall@100": 0.0, "mrr@10": 0.0, "queries": 0}
-    totals = {"ndcg@10": 0.0, "recall@10": 0.0, "recall@100": 0.0, "mrr@10": 0.0}
-    for q, j in judged.items():
-        for name, value in query_metrics(list(run.get(q, ())), j).items():
-            totals[name] += value
-    n = len(judged)
-    result: dict[str, float] = {k: v / n for k, v in totals.items()}
-    result["queries"] = n
+    rows = [query_metrics(list(run.get(q, ())), j) for q, j in judged.items()]
+    result: dict[str, float] = {name: sum(row[name] for row in rows) / len(rows) if rows else 0.0 for name in METRICS}
+    result["queries"] = len(rows)
     return result
 
 
