@@ -2,8 +2,9 @@
 
 The product's own figure comes from `enclave eval retrieval`. This script scores the choices that were
 considered for it: dense only, BM25 only, reciprocal-rank fusion, convex fusion of min-max, z-score or
-theoretical-min normalised scores, the dense weight, the prefetch depth, 128-token chunks, and the document title
-repeated on every chunk. It uses the product's chunks (`ingest.chunk` with the bundled MiniLM's token
+theoretical-min normalised scores, the dense weight, the prefetch depth, 128-token chunks, the document title
+repeated on every chunk, fusing per document instead of per chunk (BM25 over whole documents, too), and
+dense pseudo-relevance feedback. It uses the product's chunks (`ingest.chunk` with the bundled MiniLM's token
 counts, on `rag.eval.scratch.eval_document`), its embedder (sentence-transformers fp32) and Qdrant Edge's
 BM25, embedded once into --cache, and ranks in numpy (exact search, as the Edge store does). Each row is
 compared with the default by a paired bootstrap over the queries: on a few hundred queries, differences
@@ -44,6 +45,12 @@ class Variant:
     prefetch: int = 100
     chunk_tokens: int = 256
     title_on_every_chunk: bool = False
+    # "" fuses chunks (the product); "maxpool" fuses documents, each at its best chunk's score on each side;
+    # "bm25_doc" fuses documents with BM25 over each whole document and dense at its best chunk.
+    per_document: str = ""
+    # Dense pseudo-relevance feedback (Rocchio): (m, beta) adds beta x the mean vector of the first pass's
+    # top m chunks to the query vector, then ranks again.
+    feedback: tuple[int, float] | None = None
     extra: dict[str, Any] = field(default_factory=dict)
 
 
@@ -66,6 +73,12 @@ MORE = [
     Variant("convex, theoretical-min normalisation, w 0.8", norm="theory", dense_weight=0.8),
     Variant("title repeated on every chunk", title_on_every_chunk=True),
     Variant("128-token chunks (overlap 32)", chunk_tokens=128),
+    Variant("fused per document (best chunk per side)", per_document="maxpool"),
+    Variant("fused per document, BM25 over whole documents", per_document="bm25_doc"),
+    Variant("fused per document, BM25 over whole documents, w 0.4", per_document="bm25_doc", dense_weight=0.4),
+    Variant("dense feedback, top 3 chunks, beta 0.3", feedback=(3, 0.3)),
+    Variant("dense feedback, top 5 chunks, beta 0.6", feedback=(5, 0.6)),
+    Variant("dense feedback, top 5 chunks, beta 1.0", feedback=(5, 1.0)),
 ]
 
 
@@ -89,34 +102,53 @@ class Corpus:
             chunks_file.write_text(json.dumps({"texts": self.texts, "owners": self.owners}))
             np.save(vectors_file, self.dense)
         self.owner = np.asarray(self.owners)
-        self._bm25: Any = None
+        self._bm25: Bm25Scorer | None = None
+        self._documents: Documents | None = None
+
+    def documents(self) -> Documents:
+        """The documents in chunk order of first appearance."""
+        if self._documents is None:
+            self._documents = Documents(self.owners)
+        return self._documents
 
     def bm25_scores(self, queries: list[str]) -> Any:
-        """Qdrant Edge BM25 scores of every chunk for each query (IDF over these chunks, as the store's modifier)."""
+        """Qdrant Edge BM25 scores of every chunk for each query."""
+        if self._bm25 is None:
+            self._bm25 = Bm25Scorer(self.texts)
+        return self._bm25.scores(queries)
+
+
+class Bm25Scorer:
+    """Qdrant Edge's BM25 weights over a list of texts, IDF over those texts (as the store's modifier)."""
+
+    def __init__(self, texts: list[str]) -> None:
         import numpy as np
         import scipy.sparse as sp
 
         from ingest.embed import Bm25Encoder
 
-        encoder = Bm25Encoder()
-        if self._bm25 is None:
-            rows, cols, vals, vocab = [], [], [], {}
-            for i, text in enumerate(self.texts):
-                v = encoder.embed_document(text)
-                for idx, val in zip(v.indices, v.values, strict=True):
-                    rows.append(i)
-                    cols.append(vocab.setdefault(idx, len(vocab)))
-                    vals.append(val)
-            matrix = sp.csr_matrix((vals, (rows, cols)), shape=(len(self.texts), len(vocab))).tocsc()
-            df = np.bincount(cols, minlength=len(vocab))
-            idf = np.log(1 + (len(self.texts) - df + 0.5) / (df + 0.5))
-            self._bm25 = (matrix, vocab, idf)
-        matrix, vocab, idf = self._bm25
-        out = np.zeros((len(queries), matrix.shape[0]), dtype="float32")
+        self._encoder = Bm25Encoder()
+        rows, cols, vals, vocab = [], [], [], {}
+        for i, text in enumerate(texts):
+            v = self._encoder.embed_document(text)
+            for idx, val in zip(v.indices, v.values, strict=True):
+                rows.append(i)
+                cols.append(vocab.setdefault(idx, len(vocab)))
+                vals.append(val)
+        self._matrix = sp.csr_matrix((vals, (rows, cols)), shape=(len(texts), len(vocab))).tocsc()
+        df = np.bincount(cols, minlength=len(vocab))
+        self._idf = np.log(1 + (len(texts) - df + 0.5) / (df + 0.5))
+        self._vocab = vocab
+
+    def scores(self, queries: list[str]) -> Any:
+        """One row of scores per query."""
+        import numpy as np
+
+        out = np.zeros((len(queries), self._matrix.shape[0]), dtype="float32")
         for j, text in enumerate(queries):
-            cols = [vocab[x] for x in encoder.embed_query(text).indices if x in vocab]
+            cols = [self._vocab[x] for x in self._encoder.embed_query(text).indices if x in self._vocab]
             if cols:
-                out[j] = np.asarray(matrix[:, cols] @ idf[cols]).ravel()
+                out[j] = np.asarray(self._matrix[:, cols] @ self._idf[cols]).ravel()
         return out
 
 
@@ -134,44 +166,91 @@ def _chunk(docs: list[Any], embedder: Any, chunk_tokens: int, title_on_every_chu
     return texts, owners
 
 
-def rank(v: Variant, corpus: Corpus, dense: Any, sparse: Any) -> list[str]:
-    """One query's document ranking under variant `v` (each document at its best chunk's rank)."""
+def _top(scores: Any, k: int) -> Any:
     import numpy as np
 
+    if k >= len(scores):
+        return np.argsort(-scores)
+    idx = np.argpartition(-scores, k)[:k]
+    return idx[np.argsort(-scores[idx])]
+
+
+def fused_order(v: Variant, dense: Any, sparse: Any) -> list[int]:
+    """Indices (of chunks, or of documents when the scores are per document) best first, fused as `v` says."""
     from ingest.index.base import fuse_convex
-    from rag.eval.metrics import dedupe_docs
 
-    def top(scores: Any, k: int) -> Any:
-        if k >= len(scores):
-            return np.argsort(-scores)
-        idx = np.argpartition(-scores, k)[:k]
-        return idx[np.argsort(-scores[idx])]
-
-    if v.mode in ("dense", "bm25"):
-        return dedupe_docs(list(corpus.owner[top(dense if v.mode == "dense" else sparse, 2 * DEPTH)]))[:DEPTH]
-    d_idx, s_idx = top(dense, v.prefetch), top(sparse, v.prefetch)
+    d_idx, s_idx = _top(dense, v.prefetch), _top(sparse, v.prefetch)
     s_idx = s_idx[sparse[s_idx] > 0]  # BM25 only returns chunks that share a term
     weights = (v.dense_weight, 1 - v.dense_weight)
     if v.mode == "convex" and v.norm == "minmax":  # the product's own fusion
         candidates = ([(int(c), float(dense[c])) for c in d_idx], [(int(c), float(sparse[c])) for c in s_idx])
-        order = [c for c, _ in fuse_convex(*candidates, weights)[: 2 * DEPTH]]
-    else:
-        fused: dict[int, float] = {}
-        # Each list with its score's theoretical floor: cosine -1, BM25 0 (used by the "theory" norm).
-        for idx, scores, weight, floor in ((d_idx, dense, weights[0], -1.0), (s_idx, sparse, weights[1], 0.0)):
-            if v.mode == "rrf":
-                for r, c in enumerate(idx):
-                    fused[c] = fused.get(c, 0.0) + weight / (60 + r + 1)
-            elif len(idx) and v.norm == "theory":  # absent from one list: that list's floor (0)
-                scaled = (scores[idx] - floor) / ((float(scores[idx].max()) - floor) or 1.0)
-                for c, x in zip(idx, scaled, strict=True):
-                    fused[c] = fused.get(c, 0.0) + weight * float(x)
-            elif len(idx):  # z-score: a candidate absent from one list gets that list's mean (0)
-                z = (scores[idx] - scores[idx].mean()) / (float(scores[idx].std()) or 1.0)
-                for c, x in zip(idx, z, strict=True):
-                    fused[c] = fused.get(c, 0.0) + weight * float(x)
-        order = sorted(fused, key=lambda c: -fused[c])[: 2 * DEPTH]
-    return dedupe_docs(list(corpus.owner[order]))[:DEPTH]
+        return [c for c, _ in fuse_convex(*candidates, weights)[: 2 * DEPTH]]
+    fused: dict[int, float] = {}
+    # Each list with its score's theoretical floor: cosine -1, BM25 0 (used by the "theory" norm).
+    for idx, scores, weight, floor in ((d_idx, dense, weights[0], -1.0), (s_idx, sparse, weights[1], 0.0)):
+        if v.mode == "rrf":
+            for r, c in enumerate(idx):
+                fused[c] = fused.get(c, 0.0) + weight / (60 + r + 1)
+        elif len(idx) and v.norm == "theory":  # absent from one list: that list's floor (0)
+            scaled = (scores[idx] - floor) / ((float(scores[idx].max()) - floor) or 1.0)
+            for c, x in zip(idx, scaled, strict=True):
+                fused[c] = fused.get(c, 0.0) + weight * float(x)
+        elif len(idx):  # z-score: a candidate absent from one list gets that list's mean (0)
+            z = (scores[idx] - scores[idx].mean()) / (float(scores[idx].std()) or 1.0)
+            for c, x in zip(idx, z, strict=True):
+                fused[c] = fused.get(c, 0.0) + weight * float(x)
+    return sorted(fused, key=lambda c: -fused[c])[: 2 * DEPTH]
+
+
+def rank(v: Variant, corpus: Corpus, query: Query) -> list[str]:
+    """One query's document ranking under variant `v` (per chunk: each document at its best chunk's rank)."""
+    import numpy as np
+
+    from rag.eval.metrics import dedupe_docs
+
+    dense, sparse = query.dense, query.sparse
+    if v.mode in ("dense", "bm25"):
+        return dedupe_docs(list(corpus.owner[_top(dense if v.mode == "dense" else sparse, 2 * DEPTH)]))[:DEPTH]
+    if v.feedback:
+        m, beta = v.feedback
+        first = fused_order(DEFAULT, dense, sparse)[:m]
+        vector = query.vector + beta * corpus.dense[first].mean(axis=0)
+        dense = corpus.dense @ (vector / np.linalg.norm(vector))
+    if v.per_document:
+        docs = corpus.documents()
+        dense = docs.max_per_document(dense)
+        sparse = query.document_sparse if v.per_document == "bm25_doc" else docs.max_per_document(sparse)
+        return [docs.ids[i] for i in fused_order(v, dense, sparse)][:DEPTH]
+    return dedupe_docs(list(corpus.owner[fused_order(v, dense, sparse)]))[:DEPTH]
+
+
+@dataclass
+class Query:
+    """One query's vector and its scores against every chunk (and, for BM25, every whole document)."""
+
+    vector: Any
+    dense: Any
+    sparse: Any
+    document_sparse: Any = None
+
+
+class Documents:
+    """The documents behind a corpus's chunks, for fusing per document."""
+
+    def __init__(self, owners: list[str]) -> None:
+        import numpy as np
+
+        self.ids = list(dict.fromkeys(owners))
+        position = {d: i for i, d in enumerate(self.ids)}
+        self._of_chunk = np.asarray([position[o] for o in owners])
+
+    def max_per_document(self, chunk_scores: Any) -> Any:
+        """Each document's best chunk score."""
+        import numpy as np
+
+        out = np.full(len(self.ids), -np.inf, dtype="float32")
+        np.maximum.at(out, self._of_chunk, chunk_scores)
+        return out
 
 
 def per_query(run: dict[str, list[str]], qrels: dict[str, dict[str, int]]) -> dict[str, list[float]]:
@@ -227,14 +306,23 @@ def main() -> None:
     variants = CORE + (MORE if args.variants == "all" else [])
     corpora: dict[tuple[int, bool], Corpus] = {}
     scores: dict[tuple[int, bool], tuple[Any, Any]] = {}
+    queries = [data.queries[q] for q in qids]
+    document_sparse = None
     results: dict[str, dict[str, list[float]]] = {}
     for v in variants:
         key = (v.chunk_tokens, v.title_on_every_chunk)
         if key not in corpora:
             corpora[key] = Corpus(cache, data.docs, embedder, *key)
-            scores[key] = (qvecs @ corpora[key].dense.T, corpora[key].bm25_scores([data.queries[q] for q in qids]))
+            scores[key] = (qvecs @ corpora[key].dense.T, corpora[key].bm25_scores(queries))
+        if v.per_document == "bm25_doc" and document_sparse is None:
+            ids = corpora[key].documents().ids
+            whole = {d.doc_id: f"{d.title.strip()}\n\n{d.text.strip()}".strip() for d in data.docs}
+            document_sparse = Bm25Scorer([whole[i] for i in ids]).scores(queries)
         dense, sparse = scores[key]
-        run = {q: rank(v, corpora[key], dense[j], sparse[j]) for j, q in enumerate(qids)}
+        run = {
+            q: rank(v, corpora[key], Query(qvecs[j], dense[j], sparse[j], None if document_sparse is None else document_sparse[j]))
+            for j, q in enumerate(qids)
+        }
         results[v.name] = per_query(run, qrels)
 
     base = results[DEFAULT.name]["ndcg@10"]
