@@ -93,7 +93,7 @@ def generate(params: dict[str, Any]) -> dict[str, Any]:
         enclave.warm_up()
         raw = Llama(model_path=str(path), n_ctx=n_ctx, n_threads=threads, seed=g.seed, verbose=False)
         sides = {
-            "enclave": (lambda m, n: enclave.stream(m, n), enclave._llm.reset),
+            "enclave": (enclave.stream, enclave._llm.reset),
             "raw": (lambda m, n: raw_stream(raw, m, n, g.temperature, g.seed), raw.reset),
         }
         for size in params["sizes"]:
