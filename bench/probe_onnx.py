@@ -111,7 +111,15 @@ def fusion_quality(beir: Path, split: str, qrels_file: Path | None, cache_root: 
     import onnxruntime as ort
     from tokenizers import Tokenizer
 
-    from bench.tune_retrieval import DEFAULT, Corpus, Variant, paired_interval, per_query, rank
+    from bench.tune_retrieval import (
+        DEFAULT,
+        Corpus,
+        Query,
+        Variant,
+        paired_interval,
+        per_query,
+        rank,
+    )
     from enclave.settings import load_settings
     from enclave.wiring import build_embedder
     from ingest.embed import bundled_minilm_path
@@ -143,8 +151,9 @@ def fusion_quality(beir: Path, split: str, qrels_file: Path | None, cache_root: 
     result: dict[str, Any] = {"dataset": beir.name, "split": qrels_file.name if qrels_file else split, "queries": len(qids)}
     for variant in (DEFAULT, Variant("dense only", mode="dense")):
         ndcg = {}
-        for name, dense in (("fp32", fp32_queries @ corpus.dense.T), ("int8", vectors["queries"] @ vectors["chunks"].T)):
-            run = {q: rank(variant, corpus, dense[j], sparse[j]) for j, q in enumerate(qids)}
+        for name, queries, chunks in (("fp32", fp32_queries, corpus.dense), ("int8", vectors["queries"], vectors["chunks"])):
+            dense = queries @ chunks.T
+            run = {q: rank(variant, corpus, Query(queries[j], dense[j], sparse[j])) for j, q in enumerate(qids)}
             ndcg[name] = per_query(run, qrels)["ndcg@10"]
         lo, hi = paired_interval(ndcg["int8"], ndcg["fp32"])
         result[variant.mode] = {
