@@ -132,7 +132,6 @@ def test_tuning_script_runs_and_scores_the_default(home: Path, tmp_path: Path) -
     assert proc.returncode == 0, proc.stderr[-3000:]
     rows = {r["variant"]: r for r in json.loads(out.read_text())["rows"]}
     assert len(rows) > 4 and "| BM25 only |" in proc.stdout
-    default = next(r for name, r in rows.items() if name.endswith("(default)"))
     # Each tiny document is one chunk, found first: fused per document, or with the top chunk fed back
     # into the query, every variant of the default fusion must give the same figures.
     same = [r for name, r in rows.items() if name.endswith("(default)") or name.startswith(("fused per document", "dense feedback"))]
@@ -141,3 +140,23 @@ def test_tuning_script_runs_and_scores_the_default(home: Path, tmp_path: Path) -
         for key, value in EXPECTED.items():
             assert row[key] == pytest.approx(value), (row["variant"], key)
     assert (tmp_path / "cache").is_dir() and any((tmp_path / "cache").rglob("dense-256.npy"))
+
+
+def test_int8_probe_scores_fp32_and_int8_with_the_tuning_ranker(home: Path, tmp_path: Path) -> None:
+    """bench/probe_onnx.py --beir ranks through bench/tune_retrieval.py; the fp32 side gives the known figure."""
+    import subprocess
+    import sys
+
+    root = Path(__file__).resolve().parents[1]
+    beir = write_beir(tmp_path / "tiny")
+    proc = subprocess.run(
+        [sys.executable, str(root / "bench" / "probe_onnx.py"), "--beir", str(beir), "--split", "test",
+         "--cache", str(tmp_path / "cache")],
+        check=False, capture_output=True, text=True, timeout=600,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    result = json.loads(proc.stdout)
+    assert result["queries"] == 4
+    for side in ("convex", "dense"):
+        assert result[side]["fp32"] == pytest.approx(round(EXPECTED["ndcg@10"], 4)), side
+        assert 0.0 <= result[side]["int8"] <= 1.0
