@@ -293,6 +293,7 @@ def main() -> None:
     data = load_beir(args.beir, args.qrels, args.split)
     qrels = {q: j for q, j in data.qrels.items() if any(r > 0 for r in j.values())}
     qids = list(qrels)
+    queries = [data.queries[q] for q in qids]
     embedder = build_embedder(load_settings())
     cache = args.cache / f"{args.beir.name}-{corpus_digest(data.docs)[:12]}"
     cache.mkdir(parents=True, exist_ok=True)
@@ -300,13 +301,12 @@ def main() -> None:
     if qvec_file.is_file():
         qvecs = np.load(qvec_file)
     else:
-        qvecs = np.asarray(embedder.embed_documents([data.queries[q] for q in qids]), dtype="float32")
+        qvecs = np.asarray(embedder.embed_documents(queries), dtype="float32")
         np.save(qvec_file, qvecs)
 
     variants = CORE + (MORE if args.variants == "all" else [])
     corpora: dict[tuple[int, bool], Corpus] = {}
     scores: dict[tuple[int, bool], tuple[Any, Any]] = {}
-    queries = [data.queries[q] for q in qids]
     document_sparse = None
     results: dict[str, dict[str, list[float]]] = {}
     for v in variants:
