@@ -38,6 +38,15 @@ def render(results: dict[str, Any]) -> str:
             f"{_f(e['baseline_fp32']['tokens_per_s'], 0)} | {_f(e['speedup'], 2)}× | {_f(e['mean_cosine_to_fp32'], 4)} | {_f(e['peak_rss_mib'], 0)} |",
             "",
         ]
+        if "fp32_ceiling" in e:
+            c = e["fp32_ceiling"]
+            lines += [
+                "| fp32 ceiling | model GFLOP | baseline GFLOP/s | fp32 matmul GFLOP/s (torch, same run) | baseline share | most any fp32 route can gain |",
+                "|---|---|---|---|---|---|",
+                f"| {c['threads']} threads | {_f(c['model_gflop'], 1)} | {_f(c['baseline_gflops'], 1)} | {_f(c['matmul_fp32_gflops'], 1)} | "
+                f"{_f(100 * c['baseline_share_of_matmul_rate'], 0)}% | {_f(c['max_fp32_speedup'], 2)}× |",
+                "",
+            ]
         if "ingest_shaped" in e:
             g = e["ingest_shaped"]
             lines += [

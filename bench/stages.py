@@ -79,6 +79,39 @@ def embed(params: dict[str, Any]) -> dict[str, Any]:
         "speedup": base_s / ours_s,
         "mean_cosine_to_fp32": agreement,
         "ingest_shaped": _embed_ingest_shaped(docs, configured, baseline),
+        "fp32_ceiling": _fp32_ceiling(baseline, [len(configured.token_ids(t)) + 2 for t in texts], base_s),
+    }
+
+
+def _fp32_ceiling(baseline: Any, token_counts: list[int], base_s: float) -> dict[str, Any]:
+    """How near the fp32 baseline already runs to this CPU's fp32 matrix-multiply rate, measured now.
+
+    The model's multiply-adds for these texts (linear layers and attention, padding not counted) over the
+    baseline's time give the rate it achieves; torch's own matmul on the model's layer shapes gives the
+    rate this CPU reaches in fp32. Their ratio bounds what any fp32 route can gain over the baseline:
+    beyond it, only lower precision (bf16, int8) can go.
+    """
+    import torch
+
+    cfg = baseline[0].auto_model.config
+    h, f, layers, cap = cfg.hidden_size, cfg.intermediate_size, cfg.num_hidden_layers, baseline.max_seq_length
+    flops = sum(layers * (2 * n * (4 * h * h + 2 * h * f) + 4 * n * n * h) for n in (min(cap, c) for c in token_counts))
+    rates = []
+    for k, n in ((h, f), (f, h), (h, h)):
+        a, b = torch.randn(2048, k), torch.randn(k, n)
+        a @ b
+        times = []
+        for _ in range(5):
+            t0 = time.perf_counter()
+            for _ in range(10):
+                a @ b
+            times.append((time.perf_counter() - t0) / 10)
+        rates.append(2 * 2048 * k * n / statistics.median(times))
+    achieved, peak = flops / base_s, max(rates)
+    return {
+        "model_gflop": flops / 1e9, "baseline_gflops": achieved / 1e9, "matmul_fp32_gflops": peak / 1e9,
+        "baseline_share_of_matmul_rate": achieved / peak, "max_fp32_speedup": peak / achieved,
+        "threads": torch.get_num_threads(),
     }
 
 
