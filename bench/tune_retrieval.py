@@ -12,6 +12,9 @@ of less than about 0.01 nDCG@10 are noise.
 
     .venv/bin/python bench/tune_retrieval.py --beir ../shared/data/scifact --split train
     .venv/bin/python bench/tune_retrieval.py --beir ../shared/data/scifact --qrels test.tsv --variants core
+
+--dense-model DIR puts another sentence-transformers model on the dense side (the product's chunks, its vectors
+cached under the folder's name), to see what a stronger, costlier embedder would buy.
 """
 
 from __future__ import annotations
@@ -85,19 +88,28 @@ MORE = [
 class Corpus:
     """Chunks and their vectors for one chunking, embedded once and cached on disk."""
 
-    def __init__(self, cache: Path, docs: list[Any], embedder: Any, chunk_tokens: int, title_on_every_chunk: bool) -> None:
+    def __init__(
+        self, cache: Path, docs: list[Any], embedder: Any, chunk_tokens: int, title_on_every_chunk: bool,
+        dense: Dense | None = None,
+    ) -> None:
         import numpy as np
 
+        dense = dense or Dense(embedder)
+
         tag = f"{chunk_tokens}{'-title' if title_on_every_chunk else ''}"
-        chunks_file, vectors_file = cache / f"chunks-{tag}.json", cache / f"dense-{tag}.npy"
+        chunks_file, vectors_file = cache / f"chunks-{tag}.json", cache / f"dense-{tag}{dense.suffix}.npy"
         if chunks_file.is_file() and vectors_file.is_file():
             data = json.loads(chunks_file.read_text())
             self.texts, self.owners = data["texts"], data["owners"]
             self.dense = np.load(vectors_file)
         else:
-            self.texts, self.owners = _chunk(docs, embedder, chunk_tokens, title_on_every_chunk)
+            if chunks_file.is_file():
+                data = json.loads(chunks_file.read_text())
+                self.texts, self.owners = data["texts"], data["owners"]
+            else:
+                self.texts, self.owners = _chunk(docs, embedder, chunk_tokens, title_on_every_chunk)
             t0 = time.perf_counter()
-            self.dense = np.asarray(embedder.embed_documents(self.texts), dtype="float32")
+            self.dense = np.asarray(dense.embed_documents(self.texts), dtype="float32")
             print(f"embedded {len(self.texts)} chunks ({tag}) in {time.perf_counter() - t0:.0f} s", file=sys.stderr)
             chunks_file.write_text(json.dumps({"texts": self.texts, "owners": self.owners}))
             np.save(vectors_file, self.dense)
@@ -116,6 +128,25 @@ class Corpus:
         if self._bm25 is None:
             self._bm25 = Bm25Scorer(self.texts)
         return self._bm25.scores(queries)
+
+
+class Dense:
+    """The dense side: the product's embedder, or (--dense-model) another sentence-transformers folder.
+
+    Chunks are always the product's; only their vectors (cached under the model's name) change.
+    """
+
+    def __init__(self, embedder: Any, model_dir: Path | None = None) -> None:
+        self._embedder, self._dir = embedder, model_dir
+        self.suffix = f"-{model_dir.name}" if model_dir else ""
+
+    def embed_documents(self, texts: list[str]) -> Any:
+        if self._dir is None:
+            return self._embedder.embed_documents(texts)
+        from sentence_transformers import SentenceTransformer
+
+        model = SentenceTransformer(str(self._dir), device="cpu", local_files_only=True)
+        return model.encode(texts, batch_size=8, normalize_embeddings=True)
 
 
 class Bm25Scorer:
@@ -287,6 +318,7 @@ def main() -> None:
     ap.add_argument("--qrels", type=Path)
     ap.add_argument("--variants", choices=["core", "all"], default="all")
     ap.add_argument("--cache", type=Path, default=Path(tempfile.gettempdir()) / "enclave-tune")
+    ap.add_argument("--dense-model", type=Path, help="a sentence-transformers folder for the dense side (default: the product's)")
     ap.add_argument("--out", type=Path)
     args = ap.parse_args()
 
@@ -295,13 +327,14 @@ def main() -> None:
     qids = list(qrels)
     queries = [data.queries[q] for q in qids]
     embedder = build_embedder(load_settings())
+    dense_side = Dense(embedder, args.dense_model)
     cache = args.cache / f"{args.beir.name}-{corpus_digest(data.docs)[:12]}"
     cache.mkdir(parents=True, exist_ok=True)
-    qvec_file = cache / f"queries-{hashlib.sha256(json.dumps(qids).encode()).hexdigest()[:12]}.npy"
+    qvec_file = cache / f"queries-{hashlib.sha256(json.dumps(qids).encode()).hexdigest()[:12]}{dense_side.suffix}.npy"
     if qvec_file.is_file():
         qvecs = np.load(qvec_file)
     else:
-        qvecs = np.asarray(embedder.embed_documents(queries), dtype="float32")
+        qvecs = np.asarray(dense_side.embed_documents(queries), dtype="float32")
         np.save(qvec_file, qvecs)
 
     variants = CORE + (MORE if args.variants == "all" else [])
@@ -312,7 +345,7 @@ def main() -> None:
     for v in variants:
         key = (v.chunk_tokens, v.title_on_every_chunk)
         if key not in corpora:
-            corpora[key] = Corpus(cache, data.docs, embedder, *key)
+            corpora[key] = Corpus(cache, data.docs, embedder, *key, dense_side)
             scores[key] = (qvecs @ corpora[key].dense.T, corpora[key].bm25_scores(queries))
         if v.per_document == "bm25_doc" and document_sparse is None:
             ids = corpora[key].documents().ids
@@ -327,7 +360,8 @@ def main() -> None:
 
     base = results[DEFAULT.name]["ndcg@10"]
     split = args.qrels.name if args.qrels else args.split
-    print(f"\n{args.beir.name} {split}: {len(qids)} judged queries, {len(data.docs)} documents\n")
+    model = args.dense_model.name if args.dense_model else "the product's embedder"
+    print(f"\n{args.beir.name} {split}: {len(qids)} judged queries, {len(data.docs)} documents; dense side: {model}\n")
     print("| variant | nDCG@10 | R@10 | R@100 | MRR@10 | nDCG@10 vs default (95% interval) |")
     print("|---|---|---|---|---|---|")
     table = []

@@ -160,3 +160,29 @@ def test_int8_probe_scores_fp32_and_int8_with_the_tuning_ranker(home: Path, tmp_
     for side in ("convex", "dense"):
         assert result[side]["fp32"] == pytest.approx(round(EXPECTED["ndcg@10"], 4)), side
         assert 0.0 <= result[side]["int8"] <= 1.0
+
+
+def test_tuning_script_takes_another_dense_model(home: Path, tmp_path: Path) -> None:
+    """--dense-model puts a sentence-transformers folder on the dense side, its vectors cached under its name."""
+    import subprocess
+    import sys
+
+    from ingest.embed import bundled_minilm_path
+
+    root = Path(__file__).resolve().parents[1]
+    beir = write_beir(tmp_path / "tiny")
+    model = bundled_minilm_path()
+    out = tmp_path / "tune.json"
+    proc = subprocess.run(
+        [sys.executable, str(root / "bench" / "tune_retrieval.py"), "--beir", str(beir), "--split", "test",
+         "--variants", "core", "--cache", str(tmp_path / "cache"), "--dense-model", str(model), "--out", str(out)],
+        check=False, capture_output=True, text=True, timeout=600,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert f"dense side: {model.name}" in proc.stdout
+    rows = {r["variant"]: r for r in json.loads(out.read_text())["rows"]}
+    default = next(name for name in rows if name.endswith("(default)"))
+    for key, value in EXPECTED.items():  # the same model as the product's, loaded from its folder: the same figures
+        assert rows[default][key] == pytest.approx(value), key
+    assert any((tmp_path / "cache").rglob(f"dense-256-{model.name}.npy"))
+    assert not any((tmp_path / "cache").rglob("dense-256.npy"))
