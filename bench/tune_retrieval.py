@@ -59,7 +59,7 @@ class Variant:
 
 DEFAULT = Variant("convex, min-max, w 0.5, prefetch 100 (default)")
 CORE = [
-    Variant("dense only (MiniLM)", mode="dense"),
+    Variant("dense only", mode="dense"),
     Variant("BM25 only", mode="bm25"),
     Variant("RRF k 60, prefetch 50 (first default)", mode="rrf", prefetch=50),
     DEFAULT,
