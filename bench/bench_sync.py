@@ -1,4 +1,4 @@
-"""Sync figures: unchanged re-sync vs first ingest, example-docs throughput, parse vs plain pypdf.
+"""Sync figures: unchanged re-sync and a moved tree vs first ingest, example-docs throughput, parse vs plain pypdf.
 
     .venv/bin/python bench/bench_sync.py                 # defaults sized for ~3 min on 2 busy cores
     .venv/bin/python bench/bench_sync.py --files 1000 --docs ../shared/data/example-docs --max-file-mb 1
@@ -54,10 +54,19 @@ def unchanged_ratio(files: int, embedder: Any) -> dict[str, Any]:
     again = run_ingest_job(settings, [folder_source(settings, root)], trigger="bench", actor="bench", embedder=embedder)
     t2 = time.perf_counter()
     assert again.embeddings == 0 and again.store_sessions == 0 and again.unchanged == files
+    for folder in sorted(root.iterdir()):  # every folder renamed: every file moved, none changed
+        folder.rename(root / f"archive-{folder.name}")
+    t3 = time.perf_counter()
+    moved = run_ingest_job(settings, [folder_source(settings, root)], trigger="bench", actor="bench", embedder=embedder)
+    t4 = time.perf_counter()
+    assert moved.embeddings == 0 and len(moved.moved) == files
     return {
         "files": files, "first_s": round(t1 - t0, 2), "unchanged_s": round(t2 - t1, 3),
         "ratio": round((t2 - t1) / (t1 - t0), 4), "first_chunks": first.chunks_written,
         "first_seconds": {k: round(v, 2) for k, v in first.seconds.items()},
+        "first_store_sessions": first.store_sessions,
+        "moved_s": round(t4 - t3, 2), "moved_ratio": round((t4 - t3) / (t1 - t0), 4),
+        "moved_store_sessions": moved.store_sessions, "moved_seconds": {k: round(v, 2) for k, v in moved.seconds.items()},
     }
 
 

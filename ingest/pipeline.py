@@ -113,6 +113,22 @@ class _Batch:
     chunks: list[Chunk] = field(default_factory=list)  # embedded together when the batch is written
     reused: list[EmbeddedChunk] = field(default_factory=list)  # moved files: vectors already known
     stale: list[str] = field(default_factory=list)
+    moves: list[_Move] = field(default_factory=list)  # moved files, resolved in one store session at write
+
+    def files(self) -> int:
+        return len(self.pending) + len(self.moves)
+
+
+@dataclass(frozen=True)
+class _Move:
+    """A new file with the content of a vanished one: its stored chunks are fetched when the batch is written."""
+
+    old: DocumentRecord
+    key: str
+    path: Path
+    stat: Any
+    sha: str
+    now: str
 
 
 def ingest_folder(
@@ -143,7 +159,7 @@ def sync_source(
     for n, (key, path) in enumerate(files, 1):
         outcome, sha = _prepare(key, path, source, deps, report, batch, vanished)
         seen[key] = sha
-        if len(batch.pending) >= deps.write_batch_files:
+        if batch.files() >= deps.write_batch_files:
             _write(batch, deps, report)
             batch = _Batch()
         if on_progress:
@@ -238,16 +254,26 @@ def _prepare(
         return "unchanged", sha  # failed files too: retried only once they change, or when asked
     now = datetime.now(UTC).isoformat(timespec="seconds")
     moved_from = vanished.pop(sha, None) if previous is None and not too_big else None
-    if moved_from is not None and _reuse_moved(moved_from, key, path, stat, sha, now, deps, batch):
-        report.ingested.append(key)
-        report.pages += moved_from.pages or 1
+    if moved_from is not None:
+        batch.moves.append(_Move(moved_from, key, path, stat, sha, now))
         return "ingested", sha
+    return _parse_into(batch, key, path, stat, sha, now, previous, source.max_file_bytes if too_big else None, deps, report), sha
+
+
+def _parse_into(
+    batch: _Batch, key: str, path: Path, stat: Any, sha: str, now: str, previous: DocumentRecord | None,
+    over_limit: int | None, deps: IngestDeps, report: IngestReport,
+) -> str:
+    """Parse and chunk one new or changed file into the batch (or record why it failed); its outcome.
+
+    `over_limit`: the size limit the file is over (it is then reported, not read).
+    """
     labels = deps.labeler(key, {})  # path rules only, until the file's own metadata has been read
     old_ids = previous.chunk_ids if previous else ()
     try:
-        if too_big:
+        if over_limit is not None:
             raise TooLarge(
-                f"{stat.st_size:,} bytes is over the {source.max_file_bytes:,}-byte limit",
+                f"{stat.st_size:,} bytes is over the {over_limit:,}-byte limit",
                 hint="raise the source's max_file_mb (or ingest.max_file_mb)",
             )
         t0 = time.perf_counter()
@@ -260,7 +286,7 @@ def _prepare(
         batch.pending.append(Pending(key, record.doc_id, (), record))
         batch.stale.extend(old_ids)  # the old version no longer matches the file
         report.failed.append(FileFailure(source=key, code=exc.code, message=str(exc)))
-        return "failed", sha
+        return "failed"
     new_ids = tuple(c.chunk_id for c in chunks)
     record = _record(path, key, sha, stat, "ingested", new_ids, parsed.pages, parsed.title, labels, now, None)
     record = replace(record, metadata=parsed.metadata)  # kept so `enclave policy apply` needs no re-parse
@@ -272,7 +298,7 @@ def _prepare(
     report.seconds["parse"] += t1 - t0
     report.pages += parsed.pages or 1
     (report.changed if previous is not None and previous.status == "ingested" else report.ingested).append(key)
-    return ("changed" if previous is not None else "ingested"), sha
+    return "changed" if previous is not None else "ingested"
 
 
 def _vanished_by_sha(records: list[DocumentRecord], present: set[str]) -> dict[str, DocumentRecord]:
@@ -281,17 +307,32 @@ def _vanished_by_sha(records: list[DocumentRecord], present: set[str]) -> dict[s
     return {r.sha256: r for r in records if r.source not in present and r.status == "ingested" and r.chunk_ids}
 
 
-def _reuse_moved(
-    old: DocumentRecord, key: str, path: Path, stat: Any, sha: str, now: str, deps: IngestDeps, batch: _Batch
-) -> bool:
-    """Stage a moved file from its old chunks: new path, ids and labels, the stored vectors; no parse, no embedding.
+def _resolve_moves(batch: _Batch, deps: IngestDeps, report: IngestReport) -> None:
+    """Stage the batch's moved files from their stored chunks, fetched in one store session.
 
-    False when the old chunks are not all in the index (then the file is parsed as a new one).
+    A moved file keeps its vectors: new path, ids and labels, no parse, no embedding. One whose old chunks
+    are not all in the index is parsed as a new file instead.
     """
+    if not batch.moves:
+        return
+    t0 = time.perf_counter()
     with _session(deps.index) as index:
-        stored = index.fetch(list(old.chunk_ids))
-    if len(stored) != len(old.chunk_ids):
-        return False
+        report.store_sessions += 1
+        stored = index.fetch([cid for m in batch.moves for cid in m.old.chunk_ids])
+    report.seconds["write"] += time.perf_counter() - t0
+    for m in batch.moves:
+        if all(cid in stored for cid in m.old.chunk_ids):
+            _stage_moved(m, [stored[cid] for cid in m.old.chunk_ids], deps, batch)
+            report.ingested.append(m.key)
+            report.pages += m.old.pages or 1
+        else:
+            _parse_into(batch, m.key, m.path, m.stat, m.sha, m.now, None, None, deps, report)
+    batch.moves.clear()
+
+
+def _stage_moved(m: _Move, stored: list[EmbeddedChunk], deps: IngestDeps, batch: _Batch) -> None:
+    """A moved file's old chunks under its new path, ids and labels, with their stored vectors."""
+    old, key, sha, now = m.old, m.key, m.sha, m.now
     labels = deps.labeler(key, old.metadata or {})
     moved = [
         EmbeddedChunk(
@@ -301,13 +342,12 @@ def _reuse_moved(
             ),
             dense=e.dense, sparse=e.sparse,
         )
-        for e in sorted(stored.values(), key=lambda e: e.chunk.chunk_no)
+        for e in sorted(stored, key=lambda e: e.chunk.chunk_no)
     ]
     ids = tuple(e.chunk.chunk_id for e in moved)
-    record = _record(path, key, sha, stat, "ingested", ids, old.pages, old.title, labels, now, None)
+    record = _record(m.path, key, sha, m.stat, "ingested", ids, old.pages, old.title, labels, now, None)
     batch.pending.append(Pending(key, record.doc_id, ids, replace(record, metadata=old.metadata)))
     batch.reused.extend(moved)
-    return True
 
 
 def _chunks(key: str, sha: str, parsed: ParsedDocument, labels: tuple[str, ...], now: str, deps: IngestDeps) -> list[Chunk]:
@@ -324,6 +364,7 @@ def _chunks(key: str, sha: str, parsed: ParsedDocument, labels: tuple[str, ...],
 
 def _write(batch: _Batch, deps: IngestDeps, report: IngestReport) -> None:
     """Embed the batch, stage intent, write new chunks then drop stale ones in one store session, settle."""
+    _resolve_moves(batch, deps, report)
     if not batch.pending:
         return
     t0 = time.perf_counter()

@@ -142,6 +142,33 @@ def test_a_file_moved_into_a_restricted_folder_keeps_its_vectors_and_takes_the_n
     assert_index_matches_tree(settings, deps.index, {"share/hr/site4.md": root / "hr" / "site4.md"})
 
 
+def test_a_moved_folder_reads_the_store_once_per_batch_and_a_file_whose_chunks_are_gone_is_parsed_again(
+    settings: Settings, embedder: Any, worker: ParseWorker, tmp_path: Path
+) -> None:
+    root = tmp_path / "share"
+    for n in range(6):
+        write_doc(root, f"old/site{n}.md", n, 1)
+    source = Source(name="share", path=root)
+    parser = CountingParser(worker)
+    deps = deps_for(settings, embedder, parser)
+    sync_source(source, deps)
+    lost = deps.manifest.get("share/old/site0.md").chunk_ids
+    with deps.index.session() as idx:  # the index lost one document's chunks (say, a restored backup)
+        idx.delete(list(lost))
+    (root / "old").rename(root / "new")
+    parser.calls.clear()
+    sessions = deps.index.sessions
+    report = sync_source(source, deps)
+    assert parser.calls == ["site0.md"]  # only the file with nothing left to reuse is parsed again
+    assert report.embeddings == len(lost) and report.chunks_reused == report.chunks_written - len(lost) > 0
+    assert sorted(report.moved) == [f"share/old/site{n}.md -> share/new/site{n}.md" for n in range(6)]
+    # One read for the whole batch of moved files, one write, one removal: not one store session per file.
+    assert deps.index.sessions - sessions <= 3
+    assert_index_matches_tree(settings, deps.index, {f"share/new/site{n}.md": root / "new" / f"site{n}.md" for n in range(6)})
+    hits = _retriever(settings, deps.index, embedder).retrieve("depot code K0V1P0 for site 0", _tester(settings)).hits
+    assert "share/new/site0.md" in {h.chunk.source for h in hits}
+
+
 class Killed(Exception):
     """Stands in for the process dying at a durable step (the kill -9 runs are in test_crash_safety)."""
 
