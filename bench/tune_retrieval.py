@@ -95,7 +95,6 @@ class Corpus:
         import numpy as np
 
         dense = dense or Dense(embedder)
-
         tag = f"{chunk_tokens}{'-title' if title_on_every_chunk else ''}"
         chunks_file, vectors_file = cache / f"chunks-{tag}.json", cache / f"dense-{tag}{dense.suffix}.npy"
         if chunks_file.is_file() and vectors_file.is_file():
@@ -138,7 +137,7 @@ class Dense:
 
     def __init__(self, embedder: Any, model_dir: Path | None = None) -> None:
         self._embedder, self._dir = embedder, model_dir
-        self.suffix = f"-{model_dir.name}" if model_dir else ""
+        self.suffix = f"-{model_dir.name}-{_folder_digest(model_dir)}" if model_dir else ""
 
     def embed_documents(self, texts: list[str]) -> Any:
         if self._dir is None:
@@ -147,6 +146,13 @@ class Dense:
 
         model = SentenceTransformer(str(self._dir), device="cpu", local_files_only=True)
         return model.encode(texts, batch_size=8, normalize_embeddings=True)
+
+
+def _folder_digest(folder: Path) -> str:
+    """A short digest of a model folder's place and files (names and sizes): another model, another cache."""
+    root = folder.resolve()
+    files = sorted((str(f.relative_to(root)), f.stat().st_size) for f in root.rglob("*") if f.is_file())
+    return hashlib.sha256(json.dumps([str(root), files]).encode()).hexdigest()[:8]
 
 
 class Bm25Scorer:
