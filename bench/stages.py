@@ -59,7 +59,8 @@ def embed(params: dict[str, Any]) -> dict[str, Any]:
     docs, source = data.corpus_texts(params["texts"])
     texts = [f"{title}\n\n{text}" for _, title, text in docs]
     configured = build_embedder(load_settings())
-    tokens = sum(min(256, len(configured.token_ids(t)) + 2) for t in texts)
+    token_counts = [len(configured.token_ids(t)) + 2 for t in texts]  # with [CLS] and [SEP]
+    tokens = sum(min(256, c) for c in token_counts)
     configured.embed_documents(texts[:8])  # load and warm
     baseline = SentenceTransformer(str(configured._path), device="cpu", local_files_only=True)
     baseline.encode(texts[:8], batch_size=32)
@@ -81,7 +82,7 @@ def embed(params: dict[str, Any]) -> dict[str, Any]:
         "speedup": base_s / ours_s,
         "mean_cosine_to_fp32": agreement,
         "ingest_shaped": _embed_ingest_shaped(docs, configured, baseline),
-        "fp32_ceiling": _fp32_ceiling(baseline, [len(configured.token_ids(t)) + 2 for t in texts], base_s, (matmul_before, matmul_after)),
+        "fp32_ceiling": _fp32_ceiling(baseline, token_counts, base_s, (matmul_before, matmul_after)),
     }
 
 

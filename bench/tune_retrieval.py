@@ -14,7 +14,7 @@ of less than about 0.01 nDCG@10 are noise.
     .venv/bin/python bench/tune_retrieval.py --beir ../shared/data/scifact --qrels test.tsv --variants core
 
 --dense-model DIR puts another sentence-transformers model on the dense side (the product's chunks, its vectors
-cached under the folder's name), to see what a stronger, costlier embedder would buy.
+cached under the folder's name and a digest of its files), to see what a stronger, costlier embedder would buy.
 """
 
 from __future__ import annotations
@@ -97,16 +97,15 @@ class Corpus:
         dense = dense or Dense(embedder)
         tag = f"{chunk_tokens}{'-title' if title_on_every_chunk else ''}"
         chunks_file, vectors_file = cache / f"chunks-{tag}.json", cache / f"dense-{tag}{dense.suffix}.npy"
-        if chunks_file.is_file() and vectors_file.is_file():
+        chunked = chunks_file.is_file()
+        if chunked:
             data = json.loads(chunks_file.read_text())
             self.texts, self.owners = data["texts"], data["owners"]
+        else:
+            self.texts, self.owners = _chunk(docs, embedder, chunk_tokens, title_on_every_chunk)
+        if chunked and vectors_file.is_file():
             self.dense = np.load(vectors_file)
         else:
-            if chunks_file.is_file():
-                data = json.loads(chunks_file.read_text())
-                self.texts, self.owners = data["texts"], data["owners"]
-            else:
-                self.texts, self.owners = _chunk(docs, embedder, chunk_tokens, title_on_every_chunk)
             t0 = time.perf_counter()
             self.dense = np.asarray(dense.embed_documents(self.texts), dtype="float32")
             print(f"embedded {len(self.texts)} chunks ({tag}) in {time.perf_counter() - t0:.0f} s", file=sys.stderr)
@@ -132,20 +131,21 @@ class Corpus:
 class Dense:
     """The dense side: the product's embedder, or (--dense-model) another sentence-transformers folder.
 
-    Chunks are always the product's; only their vectors (cached under the model's name) change.
+    Chunks are always the product's; only their vectors (cached under the folder's name and digest) change.
     """
 
     def __init__(self, embedder: Any, model_dir: Path | None = None) -> None:
-        self._embedder, self._dir = embedder, model_dir
+        self._embedder, self._dir, self._model = embedder, model_dir, None
         self.suffix = f"-{model_dir.name}-{_folder_digest(model_dir)}" if model_dir else ""
 
     def embed_documents(self, texts: list[str]) -> Any:
         if self._dir is None:
             return self._embedder.embed_documents(texts)
-        from sentence_transformers import SentenceTransformer
+        if self._model is None:  # loaded once, for the queries and every chunking that needs vectors
+            from sentence_transformers import SentenceTransformer
 
-        model = SentenceTransformer(str(self._dir), device="cpu", local_files_only=True)
-        return model.encode(texts, batch_size=8, normalize_embeddings=True)
+            self._model = SentenceTransformer(str(self._dir), device="cpu", local_files_only=True)
+        return self._model.encode(texts, batch_size=8, normalize_embeddings=True)
 
 
 def _folder_digest(folder: Path) -> str:
