@@ -34,3 +34,23 @@ def test_bench_quick_runs_every_stage(tmp_path: Path) -> None:
     assert stages["peer enclave"]["docs"] == stages["peer llama-index"]["docs"]
     assert stages["ask"]["exit_code"] == 0 and stages["ask"]["peak_rss_mib"] > 0
     assert "| Ingest |" in proc.stdout and "| Peer baseline |" in proc.stdout and "| Enclave overhead |" in proc.stdout
+
+
+def test_text_checks_bench_compares_both_checks_on_the_same_files(tmp_path: Path) -> None:
+    from tests.corpus import write_docx, write_markdown
+
+    docs = tmp_path / "docs"
+    write_docx(docs / "rota.docx", "Night rota", ["Swaps are agreed with the duty manager. Requests close on Thursday."])
+    write_markdown(docs / "notes.md", "Ward notes", ["Visiting hours end at eight.", "Quiet hours"])
+    (docs / "empty.txt").write_text("")
+    out = tmp_path / "checks.json"
+    proc = subprocess.run(
+        [sys.executable, str(ROOT / "bench" / "bench_text_checks.py"), "--docs", str(docs), "--json", str(out)],
+        check=False, capture_output=True, text=True, timeout=600, cwd=tmp_path,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:] + proc.stdout[-3000:]
+    total = json.loads(out.read_text())["total"]
+    assert total["files"] == 3 and total["parsed"] == 2  # the empty file is reported, not compared
+    assert total["elements"] == total["identical"] >= 5 and total["title_changes"] == 0
+    assert total["own_s"] > 0 and total["light_s"] > 0
+    assert "| **all 3 files (2 parsed)** |" in proc.stdout
