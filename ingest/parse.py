@@ -220,7 +220,7 @@ def use_light_text_checks() -> None:
     (the parser does not change tags). On the 244 example documents (bench/bench_text_checks.py)
     the text is unchanged, 99.4% of the elements keep their type, 0.3% move into or out of
     "Title" (both ways, mostly headings with abbreviations), and parsing takes 1.37x less time
-    overall, 2.4-4.6x less for Word, e-book and plain-text books (OCR and PDF layout unchanged).
+    overall, 2.8-4.3x less for Word, e-book and plain-text books (OCR and PDF layout unchanged).
     """
     global _LIGHT_TEXT_CHECKS
     if _LIGHT_TEXT_CHECKS:
