@@ -106,6 +106,8 @@ def main() -> None:
 
     enforce_offline_env()
     files = sorted(p for p in args.docs.rglob("*") if p.is_file())
+    if not files:
+        ap.error(f"no files under {args.docs}")
     result = compare(files)
     t = result["total"]
     print("| file | elements | identical | type changes | title changes | own checks s | light checks s | speedup |")
