@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
 import sys
 from pathlib import Path
+
+import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -54,3 +57,28 @@ def test_text_checks_bench_compares_both_checks_on_the_same_files(tmp_path: Path
     assert total["elements"] == total["identical"] >= 5 and total["title_changes"] == 0
     assert total["own_s"] > 0 and total["light_s"] > 0
     assert "| **all 3 files (2 parsed)** |" in proc.stdout
+
+
+@pytest.mark.skipif(
+    not (shutil.which("tesseract") and shutil.which("pdftoppm")), reason="needs apt-get install tesseract-ocr poppler-utils"
+)
+def test_ocr_bench_compares_both_agents_on_the_files_that_need_ocr(tmp_path: Path) -> None:
+    from tests.corpus import write_markdown, write_pdf
+    from tests.test_ocr import SCAN_TEXT, _render
+
+    docs = tmp_path / "docs"
+    write_pdf(docs / "typed.pdf", ["The canteen opens at seven. Breakfast is served until ten."])  # has a text layer
+    _render(SCAN_TEXT).save(docs / "scan.png")
+    write_markdown(docs / "notes.md", "Ward notes", ["Visiting hours end at eight."])  # neither image nor PDF
+    out = tmp_path / "ocr.json"
+    proc = subprocess.run(
+        [sys.executable, str(ROOT / "bench" / "bench_ocr.py"), "--docs", str(docs), "--json", str(out)],
+        check=False, capture_output=True, text=True, timeout=600, cwd=tmp_path,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:] + proc.stdout[-3000:]
+    result = json.loads(out.read_text())
+    total = result["total"]
+    assert total["files"] == 2 and total["ocr_files"] == total["identical"] == 1
+    assert (total["unstructured_runs"], total["single_pass_runs"]) == (2, 1)
+    assert [Path(r["file"]).name for r in result["files"] if not r["ocr"]] == ["typed.pdf"]
+    assert "| **1 of 2 files read by OCR** |" in proc.stdout

@@ -61,3 +61,47 @@ def test_with_ocr_a_scanned_pdf_and_an_image_are_read_and_answerable(settings: S
         top = top_passage(settings, question)
         assert top.source == source and top.page == 1, (top.source, top.page)
         assert all(w in top.text.lower() for w in words), top.text
+
+
+@pytest.mark.skipif(
+    not (shutil.which("tesseract") and shutil.which("pdftoppm")), reason="needs apt-get install tesseract-ocr poppler-utils"
+)
+def test_each_page_takes_one_tesseract_run_fewer_with_the_same_elements(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """unstructured's own agent runs Tesseract for the words (hOCR), then again for the plain text;
+    Enclave's default agent gets both from one run. Same elements, one run fewer a page."""
+    from unstructured_pytesseract import pytesseract
+
+    from ingest.parse import SINGLE_PASS_OCR, parse_file
+
+    scan, photo = tmp_path / "scan.pdf", tmp_path / "notice.png"
+    _render(SCAN_TEXT).save(scan, save_all=True, append_images=[_render(PHOTO_TEXT)], resolution=150)
+    _render(PHOTO_TEXT).save(photo)
+    runs: list[str] = []
+    real = pytesseract.run_tesseract
+
+    def counted(*args: object, **kwargs: object) -> object:
+        runs.append(str(kwargs.get("extension", "")))
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(pytesseract, "run_tesseract", counted)
+    monkeypatch.setenv("OCR_AGENT", "")  # recorded, so the parse's own setting is undone after the test
+    own_agent = "unstructured.partition.utils.ocr_models.tesseract_ocr.OCRAgentTesseract"
+
+    def parse(path: Path, agent: str | None) -> tuple[list[tuple], list[str]]:
+        if agent is None:
+            monkeypatch.delenv("OCR_AGENT", raising=False)  # Enclave's default
+        else:
+            monkeypatch.setenv("OCR_AGENT", agent)
+        runs.clear()
+        elements = [(e.text, e.category, e.page) for e in parse_file(path).elements]
+        return elements, list(runs)
+
+    for path, pages, words in ((scan, 2, ("pharmacy", "assembly")), (photo, 1, ("assembly",))):
+        own, own_runs = parse(path, own_agent)
+        default, default_runs = parse(path, None)
+        named, _ = parse(path, SINGLE_PASS_OCR)
+        assert default == own == named, path.name
+        assert all(w in " ".join(text for text, _, _ in default).lower() for w in words), default
+        assert [page for _, _, page in default] == sorted(page for _, _, page in default) and default[-1][2] == pages
+        assert len(default_runs) == len(own_runs) - pages, (own_runs, default_runs)
+        assert own_runs.count("txt") == pages and default_runs.count("hocr txt") == pages, (own_runs, default_runs)
