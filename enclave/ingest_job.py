@@ -123,7 +123,10 @@ def _parse_limits(settings: Settings) -> Any:
     from ingest.precheck import ParseLimits
 
     i = settings.ingest
-    return ParseLimits(max_pages=i.max_pages, max_unpacked_bytes=i.max_unpacked_mb << 20, text_encoding=i.text_encoding)
+    return ParseLimits(
+        max_pages=i.max_pages, max_unpacked_bytes=i.max_unpacked_mb << 20, text_encoding=i.text_encoding,
+        ocr_threads=i.ocr_threads,
+    )
 
 
 def _audit(settings: Settings, actor: str, trigger: str, run_id: int, report: IngestReport, error: str | None) -> None:

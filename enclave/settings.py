@@ -65,6 +65,9 @@ class IngestSettings(BaseModel):
     max_unpacked_mb: int = 1024
     # Plain text that is not UTF-8 is refused (reason `encoding`) unless this names the share's encoding.
     text_encoding: str = ""
+    # Pages of one scanned PDF read by OCR at a time (a Tesseract process and a rendered page each,
+    # within parse_memory_mb); 0: one per core, at most 4.
+    ocr_threads: int = Field(default=0, ge=0)
     # Documents embedded before their chunks are written in one short store session.
     write_batch_files: int = 16
     # How long a store session waits for another process (the server, a query) to release the store.

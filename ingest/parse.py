@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -88,6 +89,9 @@ def parse_file(path: Path, limits: ParseLimits | None = None) -> ParsedDocument:
             raise NeedsOcr(
                 "no text layer (a scan?) and OCR is not installed", hint="apt-get install tesseract-ocr poppler-utils"
             )
+        from ingest.ocr import read_pages_in_threads
+
+        read_pages_in_threads(limits.ocr_threads or min(4, len(os.sched_getaffinity(0))))
         raw = _partition(path, "ocr_only", None)
     elements: list[Element] = []
     section: str | None = None
@@ -261,8 +265,6 @@ def use_single_pass_ocr() -> None:
     modules; this adds `ingest.ocr` to the whitelist and names its agent, unless the site has
     set OCR_AGENT itself. Same elements, half the Tesseract time (bench/bench_ocr.py).
     """
-    import os
-
     from unstructured.partition.utils import constants
 
     module = SINGLE_PASS_OCR.rsplit(".", 1)[0]

@@ -31,6 +31,9 @@ class ParseLimits:
     max_ratio: int = 200  # declared size / compressed size of one part
     # Plain text that is not UTF-8 is refused unless the site names its legacy encoding (e.g. cp1252).
     text_encoding: str = ""
+    # Pages of one scanned PDF read by OCR at a time (a Tesseract process and a rendered page each,
+    # within parse_memory_mb); 0: one per core, at most 4.
+    ocr_threads: int = 0
 
 
 def precheck(path: Path, limits: ParseLimits) -> None:

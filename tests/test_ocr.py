@@ -105,3 +105,50 @@ def test_each_page_takes_one_tesseract_run_fewer_with_the_same_elements(tmp_path
         assert [page for _, _, page in default] == sorted(page for _, _, page in default) and default[-1][2] == pages
         assert len(default_runs) == len(own_runs) - pages, (own_runs, default_runs)
         assert own_runs.count("txt") == pages and default_runs.count("hocr txt") == pages, (own_runs, default_runs)
+
+
+@pytest.mark.skipif(
+    not (shutil.which("tesseract") and shutil.which("pdftoppm")), reason="needs apt-get install tesseract-ocr poppler-utils"
+)
+def test_a_scans_pages_are_read_at_once_and_come_back_in_page_order(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """`ingest.ocr_threads` pages of one scanned PDF go to Tesseract together; the elements are the
+    ones a page-by-page read gives, in page order."""
+    import threading
+    import time
+    from itertools import pairwise
+
+    from unstructured_pytesseract import pytesseract
+
+    from ingest.parse import parse_file
+    from ingest.precheck import ParseLimits
+
+    scan = tmp_path / "rota.pdf"
+    pages = [_render(f"Page {n} the night pharmacist on call is desk {n}") for n in range(1, 6)]
+    pages[0].save(scan, save_all=True, append_images=pages[1:], resolution=150)
+    spans: list[tuple[float, float]] = []
+    lock = threading.Lock()
+    real = pytesseract.run_tesseract
+
+    def timed(*args: object, **kwargs: object) -> object:
+        start = time.monotonic()
+        try:
+            return real(*args, **kwargs)
+        finally:
+            with lock:
+                spans.append((start, time.monotonic()))
+
+    monkeypatch.setattr(pytesseract, "run_tesseract", timed)
+
+    def read(threads: int) -> tuple[list[tuple], int]:
+        spans.clear()
+        elements = [(e.text, e.category, e.page) for e in parse_file(scan, ParseLimits(ocr_threads=threads)).elements]
+        ordered = sorted(spans)
+        overlaps = sum(later[0] < earlier[1] for earlier, later in pairwise(ordered))
+        return elements, overlaps
+
+    one_by_one, none_overlap = read(1)
+    at_once, overlapping = read(3)
+    assert at_once == one_by_one
+    assert [page for _, _, page in at_once] == [1, 2, 3, 4, 5]
+    assert all(f"desk {page}" in text for text, _, page in at_once), at_once
+    assert none_overlap == 0 and overlapping >= 2, (none_overlap, overlapping)
