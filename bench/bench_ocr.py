@@ -1,15 +1,16 @@
-"""OCR time with unstructured's Tesseract agent against Enclave's single-pass one, same files.
+"""OCR time with unstructured as shipped against Enclave's OCR (single-pass agent, pages in threads), same files.
 
     .venv/bin/python bench/bench_ocr.py                      # ../shared/data/example-docs
-    .venv/bin/python bench/bench_ocr.py --docs DIR --json out.json
+    .venv/bin/python bench/bench_ocr.py --docs DIR --threads 1 --json out.json
 
 Images and PDFs under --docs are parsed with `ingest.parse.parse_file` in this process (no worker
 limits), counting the Tesseract processes each parse starts. A file that started none (a PDF with
-a text layer) is listed as not needing OCR and parsed once. Every other file is parsed twice: with
-unstructured's own agent (hOCR, then plain text: two Tesseract runs a page) and with
-`ingest.ocr.SinglePassTesseract` (both from one run), the order flipping from file to file.
-Reported: seconds and Tesseract runs each way, the ratio, and whether the elements (text, type,
-page, section) came out identical. Needs Debian's tesseract-ocr and poppler-utils.
+a text layer) is listed as not needing OCR and parsed once. Every other file is parsed twice, the
+order flipping from file to file: as unstructured ships (its own agent: hOCR, then plain text, two
+Tesseract runs a page, one page after another) and as Enclave configures it
+(`ingest.ocr.SinglePassTesseract`: both from one run; a scanned PDF's pages read --threads at a time,
+default one per core). Reported: seconds and Tesseract runs each way, the ratio, and whether the
+elements (text, type, page, section) came out identical. Needs Debian's tesseract-ocr and poppler-utils.
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ if str(ROOT) not in sys.path:
 
 AGENTS = {
     "unstructured": "unstructured.partition.utils.ocr_models.tesseract_ocr.OCRAgentTesseract",
-    "single_pass": "ingest.ocr.SinglePassTesseract",
+    "enclave": "ingest.ocr.SinglePassTesseract",
 }
 
 
@@ -51,14 +52,16 @@ class TesseractRuns:
         self._module.run_tesseract = self._run
 
 
-def _parse(path: Path, agent: str, runs: TesseractRuns) -> tuple[list[tuple] | str, float, int]:
+def _parse(path: Path, agent: str, runs: TesseractRuns, threads: int) -> tuple[list[tuple] | str, float, int]:
     from ingest.errors import IngestError
     from ingest.parse import parse_file
+    from ingest.precheck import ParseLimits
 
     os.environ["OCR_AGENT"] = AGENTS[agent]
+    limits = ParseLimits(ocr_threads=threads if agent == "enclave" else 1)
     before, start = runs.count, time.perf_counter()
     try:
-        result: list[tuple] | str = [(e.text, e.category, e.page, e.section) for e in parse_file(path).elements]
+        result: list[tuple] | str = [(e.text, e.category, e.page, e.section) for e in parse_file(path, limits).elements]
     except IngestError as exc:
         result = exc.code
     return result, time.perf_counter() - start, runs.count - before
@@ -73,8 +76,8 @@ def _page(text: str) -> Any:
     return image
 
 
-def compare(files: list[Path]) -> dict[str, Any]:
-    """Parse each file with both agents where it needs OCR; totals and per-file rows."""
+def compare(files: list[Path], threads: int = 0) -> dict[str, Any]:
+    """Parse each file both ways where it needs OCR; totals and per-file rows."""
     from ingest.parse import use_single_pass_ocr
 
     use_single_pass_ocr()  # whitelists ingest.ocr; the agent itself is chosen per parse below
@@ -85,22 +88,22 @@ def compare(files: list[Path]) -> dict[str, Any]:
             warm_up = Path(tmp) / "warm-up.png"
             _page("Warm up: the first file is not charged for loading the OCR modules.").save(warm_up)
             for agent in AGENTS:
-                _parse(warm_up, agent, runs)
+                _parse(warm_up, agent, runs, threads)
         flip = False
         for path in files:
-            order = ["single_pass", "unstructured"] if flip else ["unstructured", "single_pass"]
-            got = {order[0]: _parse(path, order[0], runs)}
+            order = ["enclave", "unstructured"] if flip else ["unstructured", "enclave"]
+            got = {order[0]: _parse(path, order[0], runs, threads)}
             if got[order[0]][2] == 0:
                 rows.append({"file": str(path), "ocr": False})
                 continue
-            got[order[1]] = _parse(path, order[1], runs)
+            got[order[1]] = _parse(path, order[1], runs, threads)
             flip = not flip
-            (a, t_own, n_own), (b, t_one, n_one) = got["unstructured"], got["single_pass"]
+            (a, t_own, n_own), (b, t_one, n_one) = got["unstructured"], got["enclave"]
             if isinstance(a, list) and isinstance(b, list) and [x[0] for x in a] != [x[0] for x in b]:
-                raise AssertionError(f"{path}: the single-pass agent changed the text itself")
+                raise AssertionError(f"{path}: Enclave's OCR changed the text itself")
             rows.append({
-                "file": str(path), "ocr": True, "unstructured_s": t_own, "single_pass_s": t_one,
-                "unstructured_runs": n_own, "single_pass_runs": n_one,
+                "file": str(path), "ocr": True, "unstructured_s": t_own, "enclave_s": t_one,
+                "unstructured_runs": n_own, "enclave_runs": n_one,
                 "elements": len(a) if isinstance(a, list) else a, "identical": a == b,
             })
     finally:
@@ -111,15 +114,16 @@ def compare(files: list[Path]) -> dict[str, Any]:
         "files": len(rows),
         "ocr_files": len(ocr),
         "identical": sum(r["identical"] for r in ocr),
-        **{k: sum(r[k] for r in ocr) for k in ("unstructured_s", "single_pass_s", "unstructured_runs", "single_pass_runs")},
+        **{k: sum(r[k] for r in ocr) for k in ("unstructured_s", "enclave_s", "unstructured_runs", "enclave_runs")},
     }
-    total["speedup"] = total["unstructured_s"] / total["single_pass_s"] if total["single_pass_s"] else None
+    total["speedup"] = total["unstructured_s"] / total["enclave_s"] if total["enclave_s"] else None
     return {"total": total, "files": rows}
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--docs", type=Path, default=ROOT.parent / "shared" / "data" / "example-docs")
+    ap.add_argument("--threads", type=int, default=0, help="pages of a scanned PDF read at a time by Enclave (0: one per core)")
     ap.add_argument("--json", type=Path, help="write all figures here")
     args = ap.parse_args()
     import shutil
@@ -133,20 +137,20 @@ def main() -> None:
     files = sorted(p for p in args.docs.rglob("*") if p.is_file() and p.suffix.lower() in IMAGES | {".pdf"})
     if not files:
         ap.error(f"no images or PDFs under {args.docs}")
-    result = compare(files)
+    result = compare(files, args.threads)
     t = result["total"]
-    print("| file | elements | identical | Tesseract runs (unstructured / single pass) | unstructured s | single pass s | speedup |")
+    print("| file | elements | identical | Tesseract runs (unstructured / Enclave) | unstructured s | Enclave s | speedup |")
     print("|---|---|---|---|---|---|---|")
     for r in sorted((r for r in result["files"] if r["ocr"]), key=lambda r: -r["unstructured_s"]):
         name = Path(r["file"]).relative_to(args.docs)
         print(
-            f"| {name} | {r['elements']} | {'yes' if r['identical'] else 'NO'} | {r['unstructured_runs']} / {r['single_pass_runs']} "
-            f"| {r['unstructured_s']:.2f} | {r['single_pass_s']:.2f} | {r['unstructured_s'] / r['single_pass_s']:.2f}× |"
+            f"| {name} | {r['elements']} | {'yes' if r['identical'] else 'NO'} | {r['unstructured_runs']} / {r['enclave_runs']} "
+            f"| {r['unstructured_s']:.2f} | {r['enclave_s']:.2f} | {r['unstructured_s'] / r['enclave_s']:.2f}× |"
         )
     if t["ocr_files"]:
         print(
             f"| **{t['ocr_files']} of {t['files']} files read by OCR** | | {t['identical']} identical "
-            f"| {t['unstructured_runs']} / {t['single_pass_runs']} | {t['unstructured_s']:.1f} | {t['single_pass_s']:.1f} "
+            f"| {t['unstructured_runs']} / {t['enclave_runs']} | {t['unstructured_s']:.1f} | {t['enclave_s']:.1f} "
             f"| {t['speedup']:.2f}× |"
         )
     else:

@@ -79,6 +79,6 @@ def test_ocr_bench_compares_both_agents_on_the_files_that_need_ocr(tmp_path: Pat
     result = json.loads(out.read_text())
     total = result["total"]
     assert total["files"] == 2 and total["ocr_files"] == total["identical"] == 1
-    assert (total["unstructured_runs"], total["single_pass_runs"]) == (2, 1)
+    assert (total["unstructured_runs"], total["enclave_runs"]) == (2, 1)
     assert [Path(r["file"]).name for r in result["files"] if not r["ocr"]] == ["typed.pdf"]
     assert "| **1 of 2 files read by OCR** |" in proc.stdout
