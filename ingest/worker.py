@@ -126,7 +126,10 @@ class ParseWorker:
         if proc is None:
             return None
         if proc.is_alive():
-            proc.kill()
+            try:  # the child leads its own process group: its Tesseract and LibreOffice children go too
+                os.killpg(proc.pid, signal.SIGKILL)
+            except (ProcessLookupError, PermissionError):  # stopped before it set up its group
+                proc.kill()
         proc.join(10)
         self._conn.close()
         return proc.exitcode
@@ -137,6 +140,7 @@ def child_main(conn: Any, memory_bytes: int, temp_dir: str, limits: ParseLimits)
     import resource
     import tempfile
 
+    os.setpgid(0, 0)  # a process group of its own, so a stop also ends the programs it started
     if memory_bytes:
         resource.setrlimit(resource.RLIMIT_AS, (memory_bytes, memory_bytes))
     for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):

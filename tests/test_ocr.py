@@ -152,3 +152,50 @@ def test_a_scans_pages_are_read_at_once_and_come_back_in_page_order(tmp_path: Pa
     assert [page for _, _, page in at_once] == [1, 2, 3, 4, 5]
     assert all(f"desk {page}" in text for text, _, page in at_once), at_once
     assert none_overlap == 0 and overlapping >= 2, (none_overlap, overlapping)
+
+
+@pytest.mark.skipif(
+    not (shutil.which("tesseract") and shutil.which("pdftoppm")), reason="needs apt-get install tesseract-ocr poppler-utils"
+)
+def test_a_scan_past_the_time_limit_stops_its_tesseract_runs_too(tmp_path: Path) -> None:
+    """The parse child leads its own process group: stopping it at the time limit also ends the
+    Tesseract processes it started, instead of leaving them running on the machine."""
+    import time
+
+    import psutil
+    from PIL import Image, ImageDraw, ImageFont
+
+    from ingest.errors import ParseTimeout
+    from ingest.precheck import ParseLimits
+    from ingest.worker import ParseWorker, WorkerLimits
+
+    font = ImageFont.load_default(size=28)
+    pages = []
+    for n in range(40):  # dense pages: each one keeps Tesseract busy for a while
+        page = Image.new("RGB", (1654, 2339), "white")
+        draw = ImageDraw.Draw(page)
+        for line in range(60):
+            draw.text((80, 60 + line * 37), f"Page {n} line {line}: the ward rota changes on Monday at seven", fill="black", font=font)
+        pages.append(page)
+    scan = tmp_path / "long-scan.pdf"
+    pages[0].save(scan, save_all=True, append_images=pages[1:], resolution=200)
+    temp = tmp_path / "parse"
+
+    def tesseracts() -> list[psutil.Process]:
+        found = []
+        for p in psutil.process_iter(["name", "cmdline", "status"]):
+            mine = p.info["name"] == "tesseract" and str(temp) in " ".join(p.info["cmdline"] or [])
+            if mine and p.info["status"] != psutil.STATUS_ZOMBIE:  # killed, waiting for init to reap it
+                found.append(p)
+        return found
+
+    worker = ParseWorker(WorkerLimits(timeout_s=8, parse=ParseLimits(ocr_threads=2)), temp)
+    try:
+        with pytest.raises(ParseTimeout):
+            worker(scan)
+        time.sleep(0.3)
+        assert tesseracts() == []
+    finally:
+        worker.close()
+        for p in tesseracts():
+            p.kill()
