@@ -1,7 +1,8 @@
-"""An ingest job: lock, sandboxed parser, shared store, every source synced, history + audit kept."""
+"""An ingest job: lock, sandboxed parsers, shared store, every source synced, history + audit kept."""
 
 from __future__ import annotations
 
+import os
 import shutil
 import tempfile
 import threading
@@ -64,7 +65,7 @@ def run_ingest_job(
 ) -> IngestReport:
     """Sync `sources` once under the ingest lock (AlreadyRunning if another sync holds it)."""
     from enclave.wiring import build_embedder, ingest_deps, shared_index
-    from ingest.worker import ParseWorker, WorkerLimits
+    from ingest.worker import ParsePool, WorkerLimits
 
     with sync_lock(settings.home):
         started = datetime.now(UTC).isoformat(timespec="seconds")
@@ -75,15 +76,17 @@ def run_ingest_job(
         embedder = embedder or build_embedder(settings)
         index = shared_index(settings, embedder)
         i = settings.ingest
-        worker = ParseWorker(
+        parsers = ParsePool(
             WorkerLimits(
                 timeout_s=i.parse_timeout_s,
                 memory_bytes=i.parse_memory_mb << 20,
                 parse=_parse_limits(settings),
             ),
             temp / "parse",
+            workers=i.parse_workers or min(4, len(os.sched_getaffinity(0))),
+            window=i.write_batch_files + 1,  # the next batch is parsed while this one is embedded
         )
-        deps = replace(ingest_deps(settings, index, embedder), parse=worker, on_step=on_step, retry_failed=retry_failed)
+        deps = replace(ingest_deps(settings, index, embedder), parse=parsers, on_step=on_step, retry_failed=retry_failed)
         try:
             for source in sources:
                 sync_source(source, deps, on_progress, report)
@@ -91,7 +94,7 @@ def run_ingest_job(
             error = f"{type(exc).__name__}: {exc}"
             raise
         finally:
-            worker.close()
+            parsers.close()
             deps.manifest.close()
             index.close()
             shutil.rmtree(temp, ignore_errors=True)

@@ -65,6 +65,8 @@ class IngestSettings(BaseModel):
     max_unpacked_mb: int = 1024
     # Plain text that is not UTF-8 is refused (reason `encoding`) unless this names the share's encoding.
     text_encoding: str = ""
+    # Files parsed at a time, each in its own child process with the limits above; 0: one per core, at most 4.
+    parse_workers: int = Field(default=0, ge=0)
     # Pages of one scanned PDF read by OCR at a time (a Tesseract process and a rendered page each,
     # within parse_memory_mb); 0: one per core, at most 4.
     ocr_threads: int = Field(default=0, ge=0)

@@ -156,8 +156,13 @@ def sync_source(
     vanished = _vanished_by_sha(deps.manifest.under(source.name + "/"), {key for key, _ in files})
     seen: dict[str, str] = {}
     batch = _Batch()
-    for n, (key, path) in enumerate(files, 1):
-        outcome, sha = _prepare(key, path, source, deps, report, batch, vanished)
+    plan = [_plan(key, path, source, deps, vanished) for key, path in files]
+    ahead = getattr(deps.parse, "ahead", None)  # a parser that works in the background is told what comes
+    if ahead is not None:
+        ahead([step.path for step in plan if step.parse])
+    for n, step in enumerate(plan, 1):
+        key, sha = step.key, step.sha
+        outcome = _carry_out(step, deps, report, batch)
         seen[key] = sha
         if batch.files() >= deps.write_batch_files:
             _write(batch, deps, report)
@@ -239,10 +244,25 @@ def file_sha256(path: Path) -> str:
     return h.hexdigest()
 
 
-def _prepare(
-    key: str, path: Path, source: Source, deps: IngestDeps, report: IngestReport, batch: _Batch,
-    vanished: dict[str, DocumentRecord],
-) -> tuple[str, str]:
+@dataclass(frozen=True)
+class _Step:
+    """What a sync will do with one file, decided from its hash and the manifest before anything is parsed."""
+
+    key: str
+    path: Path
+    stat: Any
+    sha: str
+    previous: DocumentRecord | None
+    unchanged: bool = False
+    moved_from: DocumentRecord | None = None
+    over_limit: int | None = None  # the size limit the file is over: reported, not read
+
+    @property
+    def parse(self) -> bool:
+        return not self.unchanged and self.moved_from is None and self.over_limit is None
+
+
+def _plan(key: str, path: Path, source: Source, deps: IngestDeps, vanished: dict[str, DocumentRecord]) -> _Step:
     stat = path.stat()
     too_big = stat.st_size > source.max_file_bytes
     # An oversized file is not read at all: its identity is its size and mtime.
@@ -250,14 +270,21 @@ def _prepare(
     previous = deps.manifest.get(key)
     retry = deps.retry_failed and previous is not None and previous.status == "failed"
     if previous is not None and previous.sha256 == sha and not retry:
-        report.unchanged += 1
-        return "unchanged", sha  # failed files too: retried only once they change, or when asked
-    now = datetime.now(UTC).isoformat(timespec="seconds")
+        return _Step(key, path, stat, sha, previous, unchanged=True)  # failed files too: retried once they change
     moved_from = vanished.pop(sha, None) if previous is None and not too_big else None
-    if moved_from is not None:
-        batch.moves.append(_Move(moved_from, key, path, stat, sha, now))
-        return "ingested", sha
-    return _parse_into(batch, key, path, stat, sha, now, previous, source.max_file_bytes if too_big else None, deps, report), sha
+    return _Step(key, path, stat, sha, previous, moved_from=moved_from, over_limit=source.max_file_bytes if too_big else None)
+
+
+def _carry_out(step: _Step, deps: IngestDeps, report: IngestReport, batch: _Batch) -> str:
+    """Do what the plan says for one file; its outcome."""
+    if step.unchanged:
+        report.unchanged += 1
+        return "unchanged"
+    now = datetime.now(UTC).isoformat(timespec="seconds")
+    if step.moved_from is not None:
+        batch.moves.append(_Move(step.moved_from, step.key, step.path, step.stat, step.sha, now))
+        return "ingested"
+    return _parse_into(batch, step.key, step.path, step.stat, step.sha, now, step.previous, step.over_limit, deps, report)
 
 
 def _parse_into(

@@ -193,3 +193,83 @@ def _empty(folder: Path) -> None:
             shutil.rmtree(entry, ignore_errors=True)
         else:
             entry.unlink(missing_ok=True)
+
+
+class ParsePool:
+    """Several ParseWorkers that parse, in the background, the files a sync has said it will ask for.
+
+    The pipeline names the files it is going to parse, in order (`ahead`); up to `workers` of
+    them are parsed at once, each in its own child with the same limits, while the pipeline
+    chunks, embeds and writes what came before. Each call returns one file's result (or raises
+    its IngestError), whichever child parsed it; a file the pipeline skips is dropped, and one it
+    did not name is parsed on the spot. At most `window` files (default `workers` + 1) are parsed or
+    wait to be asked for at a time: a window of a write batch lets the children parse the next batch
+    while the job embeds this one.
+    """
+
+    def __init__(self, limits: WorkerLimits, temp_dir: Path, workers: int, window: int = 0) -> None:
+        import queue
+        from collections import OrderedDict, deque
+        from concurrent.futures import ThreadPoolExecutor
+
+        self._workers = [ParseWorker(limits, Path(temp_dir) / f"worker-{n}") for n in range(max(1, workers))]
+        self._idle: queue.SimpleQueue[ParseWorker] = queue.SimpleQueue()
+        for worker in self._workers:
+            self._idle.put(worker)
+        self._threads = ThreadPoolExecutor(len(self._workers), thread_name_prefix="parse")
+        self._named: deque[Path] = deque()  # named ahead, not yet started
+        self._started: OrderedDict[Path, Any] = OrderedDict()  # path -> Future, in the order named
+        self._window = max(window, len(self._workers) + 1)
+
+    @property
+    def restarts(self) -> int:
+        """Children started again after one was stopped, over all workers."""
+        return sum(w.restarts for w in self._workers)
+
+    def ahead(self, paths: list[Path]) -> None:
+        """The files the pipeline will ask for next, in the order it will ask."""
+        self._named.extend(Path(p) for p in paths)
+        self._start_more()
+
+    def __call__(self, path: Path) -> ParsedDocument:
+        path = Path(path)
+        while self._started and path in self._started and next(iter(self._started)) != path:
+            self._started.popitem(last=False)[1].cancel()  # named, then skipped by the pipeline
+        future = self._started.pop(path, None)
+        if future is None:
+            if path in self._named:
+                self._named.remove(path)
+            future = self._threads.submit(self._parse, path)
+        try:
+            return future.result()
+        finally:
+            self._start_more()
+
+    def close(self) -> None:
+        """Drop what was named, stop every child (a parse still running fails with it), end the threads."""
+        self._named.clear()
+        for future in self._started.values():
+            future.cancel()
+        self._started.clear()
+        for worker in self._workers:
+            worker.close()
+        self._threads.shutdown(wait=True)
+
+    def __enter__(self) -> ParsePool:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def _start_more(self) -> None:
+        while self._named and len(self._started) < self._window:
+            path = self._named.popleft()
+            if path not in self._started:
+                self._started[path] = self._threads.submit(self._parse, path)
+
+    def _parse(self, path: Path) -> ParsedDocument:
+        worker = self._idle.get()
+        try:
+            return worker(path)
+        finally:
+            self._idle.put(worker)

@@ -34,10 +34,13 @@ def worker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ParseWorker]:
 
 
 class CountingParser:
-    """The real worker, counting the files it was asked to parse."""
+    """The real worker, counting the files it was asked to parse and those a sync said it would ask for."""
 
     def __init__(self, worker: ParseWorker) -> None:
-        self.worker, self.calls = worker, []
+        self.worker, self.calls, self.named = worker, [], []
+
+    def ahead(self, paths: list[Path]) -> None:  # as ParsePool is told, before a sync parses anything
+        self.named.extend(p.name for p in paths)
 
     def __call__(self, path: Path) -> Any:
         self.calls.append(path.name)
@@ -70,6 +73,7 @@ def test_sync_follows_add_change_rename_delete(settings: Settings, embedder: Any
     deps = deps_for(settings, embedder, parser, write_batch_files=3)
     first = sync_source(source, deps)
     assert (len(first.ingested), first.failed) == (7, [])
+    assert parser.named == parser.calls and len(parser.calls) == 7  # named ahead: exactly what is parsed, in order
     tree = {f"share/{p.relative_to(root).as_posix()}": p for p in root.rglob("*") if p.is_file()}
     assert_index_matches_tree(settings, deps.index, tree)
 
@@ -79,9 +83,11 @@ def test_sync_follows_add_change_rename_delete(settings: Settings, embedder: Any
     write_doc(root, "new/site9.md", 9, 1)  # add
     progress: list[Progress] = []
     parser.calls.clear()
+    parser.named.clear()
     second = sync_source(source, deps, progress.append)
     assert second.changed == ["share/team1/site1.md"]
     assert sorted(parser.calls) == ["site1.md", "site9.md"]  # the renamed file is not parsed again...
+    assert parser.named == parser.calls  # ...nor named ahead, and neither are the unchanged ones
     manifest = Manifest(settings.manifest_path)
     moved_chunks = len(manifest.get("share/team0/renamed2.md").chunk_ids)
     manifest.close()

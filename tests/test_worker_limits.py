@@ -66,7 +66,7 @@ def test_a_parser_crash_fails_that_file_and_the_next_file_is_ingested(settings: 
             watchers.append(watcher)
 
     began = time.monotonic()
-    job = _with_ingest(settings, parse_timeout_s=120)
+    job = _with_ingest(settings, parse_timeout_s=120, parse_workers=1)  # one child: the one the watcher finds
     report = run_ingest_job(job, [folder_source(job, root)], trigger="test", actor="tester", on_progress=on_progress)
     for watcher in watchers:
         watcher.join()
