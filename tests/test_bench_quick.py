@@ -82,3 +82,23 @@ def test_ocr_bench_compares_both_agents_on_the_files_that_need_ocr(tmp_path: Pat
     assert (total["unstructured_runs"], total["enclave_runs"]) == (2, 1)
     assert [Path(r["file"]).name for r in result["files"] if not r["ocr"]] == ["typed.pdf"]
     assert "| **1 of 2 files read by OCR** |" in proc.stdout
+
+
+def test_parse_workers_bench_runs_the_ingest_job_both_ways_on_the_same_files(tmp_path: Path) -> None:
+    from tests.corpus import write_docx, write_markdown
+
+    docs = tmp_path / "docs"
+    write_docx(docs / "rota.docx", "Night rota", ["Swaps are agreed with the duty manager."])
+    write_markdown(docs / "dock.md", "Dock", ["The loading dock closes at 5 pm."])
+    (docs / "broken.pdf").write_bytes(b"%PDF-1.7\nnot a PDF body\n")
+    out = tmp_path / "workers.json"
+    proc = subprocess.run(
+        [sys.executable, str(ROOT / "bench" / "bench_parse_workers.py"), "--docs", str(docs), "--workers", "0,2", "--json", str(out)],
+        check=False, capture_output=True, text=True, timeout=900, cwd=tmp_path,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:] + proc.stdout[-3000:]
+    runs = json.loads(out.read_text())["runs"]
+    assert [r["workers"] for r in runs] == [0, 2]
+    assert all(r["ingested"] == ["docs/dock.md", "docs/rota.docx"] and len(r["failed"]) == 1 for r in runs)
+    assert runs[0]["chunks"] == runs[1]["chunks"] > 0
+    assert "| 2 |" in proc.stdout and "× |" in proc.stdout
