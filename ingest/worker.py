@@ -233,13 +233,13 @@ class ParsePool:
 
     def __call__(self, path: Path) -> ParsedDocument:
         path = Path(path)
-        while self._started and path in self._started and next(iter(self._started)) != path:
-            self._started.popitem(last=False)[1].cancel()  # named, then skipped by the pipeline
-        future = self._started.pop(path, None)
-        if future is None:
-            if path in self._named:
-                self._named.remove(path)
-            future = self._threads.submit(self._parse, path)
+        if path in self._started or path in self._named:  # the files named before it were skipped: drop them
+            while next(iter(self._started), path) != path:
+                self._started.popitem(last=False)[1].cancel()  # a parse already running just finishes
+            if path not in self._started:
+                while self._named.popleft() != path:
+                    pass
+        future = self._started.pop(path, None) or self._threads.submit(self._parse, path)
         try:
             return future.result()
         finally:

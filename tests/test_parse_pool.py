@@ -68,9 +68,12 @@ def test_the_pool_gives_each_file_its_own_result_in_the_order_asked(tmp_path: Pa
 
 def test_a_file_named_ahead_but_skipped_is_dropped_and_an_unnamed_one_is_parsed_on_the_spot(tmp_path: Path) -> None:
     rota, _, dock, _, canteen, gate = _files(tmp_path)
-    with ParsePool(LIMITS, tmp_path / "pool", workers=2) as pool:
+    with ParsePool(LIMITS, tmp_path / "pool", workers=2) as pool:  # three files in flight at most
         pool.ahead([rota, dock, canteen])
         assert "duty manager" in _outcome(pool, rota)[1][0]
         assert "canteen" in _outcome(pool, canteen)[0][0].lower()  # dock was named, then skipped
         assert "east gate" in _outcome(pool, gate)[1][0]  # never named
         assert "loading dock" in _outcome(pool, dock)[1][0]  # skipped earlier, asked for later
+        pool.ahead([rota, dock, canteen, gate])  # gate waits behind the three in flight
+        assert "east gate" in _outcome(pool, gate)[1][0]  # the three before it are dropped
+        assert "duty manager" in _outcome(pool, rota)[1][0]  # and parsed on the spot when asked after all
