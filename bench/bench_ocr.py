@@ -9,7 +9,7 @@ a text layer) is listed as not needing OCR and parsed once. Every other file is 
 order flipping from file to file: as unstructured ships (its own agent: hOCR, then plain text, two
 Tesseract runs a page, one page after another) and as Enclave configures it
 (`ingest.ocr.SinglePassTesseract`: both from one run; a scanned PDF's pages read --threads at a time,
-default one per core). Reported: seconds and Tesseract runs each way, the ratio, and whether the
+default one per core, at most 4). Reported: seconds and Tesseract runs each way, the ratio, and whether the
 elements (text, type, page, section) came out identical. Needs Debian's tesseract-ocr and poppler-utils.
 """
 
@@ -123,7 +123,7 @@ def compare(files: list[Path], threads: int = 0) -> dict[str, Any]:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--docs", type=Path, default=ROOT.parent / "shared" / "data" / "example-docs")
-    ap.add_argument("--threads", type=int, default=0, help="pages of a scanned PDF read at a time by Enclave (0: one per core)")
+    ap.add_argument("--threads", type=int, default=0, help="pages of a scanned PDF read at a time by Enclave (0: one per core, at most 4)")
     ap.add_argument("--json", type=Path, help="write all figures here")
     args = ap.parse_args()
     import shutil
