@@ -211,6 +211,8 @@ def use_bundled_spacy_model() -> None:
 
 
 _LIGHT_TEXT_CHECKS = False
+
+
 def use_light_text_checks() -> None:
     """Let unstructured's title/narrative checks split sentences by punctuation and skip the parser.
 
