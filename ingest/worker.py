@@ -221,11 +221,6 @@ class ParsePool:
         self._started: OrderedDict[Path, Any] = OrderedDict()  # path -> Future, in the order named
         self._window = max(window, len(self._workers) + 1)
 
-    @property
-    def restarts(self) -> int:
-        """Children started again after one was stopped, over all workers."""
-        return sum(w.restarts for w in self._workers)
-
     def ahead(self, paths: list[Path]) -> None:
         """The files the pipeline will ask for next, in the order it will ask."""
         self._named.extend(Path(p) for p in paths)
