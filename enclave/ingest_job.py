@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import shutil
 import tempfile
 import threading
@@ -65,6 +64,7 @@ def run_ingest_job(
 ) -> IngestReport:
     """Sync `sources` once under the ingest lock (AlreadyRunning if another sync holds it)."""
     from enclave.wiring import build_embedder, ingest_deps, shared_index
+    from ingest.precheck import one_per_core
     from ingest.worker import ParsePool, WorkerLimits
 
     with sync_lock(settings.home):
@@ -83,7 +83,7 @@ def run_ingest_job(
                 parse=_parse_limits(settings),
             ),
             temp / "parse",
-            workers=i.parse_workers or min(4, len(os.sched_getaffinity(0))),
+            workers=one_per_core(i.parse_workers),
             window=i.write_batch_files + 1,  # the next batch is parsed while this one is embedded
         )
         deps = replace(ingest_deps(settings, index, embedder), parse=parsers, on_step=on_step, retry_failed=retry_failed)

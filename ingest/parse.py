@@ -18,7 +18,7 @@ from ingest.errors import (
     UnsupportedFormat,
 )
 from ingest.offline import enforce_offline_env
-from ingest.precheck import PLAIN_TEXT, ParseLimits, is_utf8, precheck
+from ingest.precheck import PLAIN_TEXT, ParseLimits, is_utf8, one_per_core, precheck
 
 # Extensions handed to unstructured. Anything else is reported as unsupported.
 SUPPORTED_EXTENSIONS = frozenset(
@@ -91,7 +91,7 @@ def parse_file(path: Path, limits: ParseLimits | None = None) -> ParsedDocument:
             )
         from ingest.ocr import read_pages_in_threads
 
-        read_pages_in_threads(limits.ocr_threads or min(4, len(os.sched_getaffinity(0))))
+        read_pages_in_threads(one_per_core(limits.ocr_threads))
         raw = _partition(path, "ocr_only", None)
     elements: list[Element] = []
     section: str | None = None

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import codecs
+import os
 import re
 import zipfile
 from dataclasses import dataclass
@@ -34,6 +35,11 @@ class ParseLimits:
     # Pages of one scanned PDF read by OCR at a time (a Tesseract process and a rendered page each,
     # within parse_memory_mb); 0: one per core, at most 4.
     ocr_threads: int = 0
+
+
+def one_per_core(setting: int, at_most: int = 4) -> int:
+    """A count setting where 0 means one per core this process may use, at most `at_most`."""
+    return setting or min(at_most, len(os.sched_getaffinity(0)))
 
 
 def precheck(path: Path, limits: ParseLimits) -> None:
