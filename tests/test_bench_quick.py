@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import json
-import shutil
 import subprocess
 import sys
 from pathlib import Path
 
-import pytest
+from tests.test_ocr import NEEDS_OCR
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -59,9 +58,7 @@ def test_text_checks_bench_compares_both_checks_on_the_same_files(tmp_path: Path
     assert "| **all 3 files (2 parsed)** |" in proc.stdout
 
 
-@pytest.mark.skipif(
-    not (shutil.which("tesseract") and shutil.which("pdftoppm")), reason="needs apt-get install tesseract-ocr poppler-utils"
-)
+@NEEDS_OCR
 def test_ocr_bench_compares_both_agents_on_the_files_that_need_ocr(tmp_path: Path) -> None:
     from tests.corpus import write_markdown, write_pdf
     from tests.test_ocr import SCAN_TEXT, _render

@@ -13,6 +13,9 @@ from tests.sync_support import sync_folder, top_passage
 
 SCAN_TEXT = "The pharmacy night safe opens with key 7 at the east desk"
 PHOTO_TEXT = "Fire assembly point is the north car park"
+NEEDS_OCR = pytest.mark.skipif(
+    not (shutil.which("tesseract") and shutil.which("pdftoppm")), reason="needs apt-get install tesseract-ocr poppler-utils"
+)
 
 
 def _render(text: str) -> object:
@@ -46,9 +49,7 @@ def test_without_ocr_scans_and_images_fail_with_a_clear_reason(
     assert report.ingested == ["share/notes.md"]
 
 
-@pytest.mark.skipif(
-    not (shutil.which("tesseract") and shutil.which("pdftoppm")), reason="needs apt-get install tesseract-ocr poppler-utils"
-)
+@NEEDS_OCR
 def test_with_ocr_a_scanned_pdf_and_an_image_are_read_and_answerable(settings: Settings, tmp_path: Path) -> None:
     root = tmp_path / "share"
     _build(root)
@@ -63,9 +64,7 @@ def test_with_ocr_a_scanned_pdf_and_an_image_are_read_and_answerable(settings: S
         assert all(w in top.text.lower() for w in words), top.text
 
 
-@pytest.mark.skipif(
-    not (shutil.which("tesseract") and shutil.which("pdftoppm")), reason="needs apt-get install tesseract-ocr poppler-utils"
-)
+@NEEDS_OCR
 def test_each_page_takes_one_tesseract_run_fewer_with_the_same_elements(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """unstructured's own agent runs Tesseract for the words (hOCR), then again for the plain text;
     Enclave's default agent gets both from one run. Same elements, one run fewer a page."""
@@ -107,9 +106,7 @@ def test_each_page_takes_one_tesseract_run_fewer_with_the_same_elements(tmp_path
         assert own_runs.count("txt") == pages and default_runs.count("hocr txt") == pages, (own_runs, default_runs)
 
 
-@pytest.mark.skipif(
-    not (shutil.which("tesseract") and shutil.which("pdftoppm")), reason="needs apt-get install tesseract-ocr poppler-utils"
-)
+@NEEDS_OCR
 def test_a_scans_pages_are_read_at_once_and_come_back_in_page_order(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """`ingest.ocr_threads` pages of one scanned PDF go to Tesseract together; the elements are the
     ones a page-by-page read gives, in page order."""
@@ -154,9 +151,7 @@ def test_a_scans_pages_are_read_at_once_and_come_back_in_page_order(tmp_path: Pa
     assert none_overlap == 0 and overlapping >= 2, (none_overlap, overlapping)
 
 
-@pytest.mark.skipif(
-    not (shutil.which("tesseract") and shutil.which("pdftoppm")), reason="needs apt-get install tesseract-ocr poppler-utils"
-)
+@NEEDS_OCR
 def test_a_scan_past_the_time_limit_stops_its_tesseract_runs_too(tmp_path: Path) -> None:
     """The parse child leads its own process group: stopping it at the time limit also ends the
     Tesseract processes it started, instead of leaving them running on the machine."""
