@@ -22,11 +22,12 @@ def render(results: dict[str, Any]) -> str:
         i = s["ingest"]
         sec = i["seconds"]
         lines += [
-            "| Ingest | files | pages | chunks | pages/s | chunks/s | parse s | embed s | write s | total s | skipped/failed | peak RSS MiB |",
-            "|---|---|---|---|---|---|---|---|---|---|---|---|",
+            "| Ingest (`enclave ingest`) | files | pages | chunks | pages/s | chunks/s | parse children | waited for parsing s "
+            "| parse CPU s | embed s | write s | total s | skipped/failed | peak RSS MiB (largest process) |",
+            "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
             f"| {i['folder']} | {i['files']} | {i['pages']} | {i['chunks']} | {_f(i['pages_per_s'], 2)} | {_f(i['chunks_per_s'], 2)} | "
-            f"{_f(sec['parse'])} | {_f(sec['embed'])} | {_f(sec['write'])} | {_f(sec['total'])} | {i['failed_or_skipped']} "
-            f"({i['too_large']} over the size cap) | {_f(i['peak_rss_mib'], 0)} |",
+            f"{i.get('parse_workers', '')} | {_f(sec['parse'])} | {_f(i.get('parse_cpu_s', ''))} | {_f(sec['embed'])} | {_f(sec['write'])} "
+            f"| {_f(sec['total'])} | {i['failed_or_skipped']} ({i['too_large']} over the size cap) | {_f(i['peak_rss_mib'], 0)} |",
             "",
         ]
     if "embed" in s and "error" not in s["embed"]:
