@@ -13,14 +13,7 @@ import psutil
 import pytest
 
 from ingest.worker import ParseWorker, WorkerLimits
-from tests.corpus import (
-    write_docx,
-    write_eml,
-    write_html,
-    write_pdf,
-    write_pptx,
-    write_xlsx,
-)
+from tests.corpus import write_docx, write_eml, write_html, write_pdf, write_pptx, write_xlsx
 
 
 def test_the_parse_child_loads_onnxruntime_with_its_telemetry_off(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
