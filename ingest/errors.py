@@ -37,6 +37,12 @@ class TooLarge(IngestError):
     code = "too_large"
 
 
+class Unreadable(IngestError):
+    """The file is listed in the share but cannot be opened (permissions, I/O error)."""
+
+    code = "unreadable"
+
+
 class IndexMismatch(IngestError):
     """The index was built with another embedding model or schema."""
 

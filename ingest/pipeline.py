@@ -20,7 +20,7 @@ from typing import Any
 
 from ingest.chunk import chunk_document
 from ingest.embed import Bm25Encoder, DenseEmbedder
-from ingest.errors import IngestError, TooLarge
+from ingest.errors import IngestError, TooLarge, Unreadable
 from ingest.index.base import VectorIndex
 from ingest.manifest import DocumentRecord, Manifest, Pending
 from ingest.parse import ParsedDocument
@@ -152,11 +152,11 @@ def sync_source(
     report.sources.append(source.name)
     recover(deps, report)
     files = discover_source(source)
-    report.files_seen += len(files)
     vanished = _vanished_by_sha(deps.manifest.under(source.name + "/"), {key for key, _ in files})
     seen: dict[str, str] = {}
     batch = _Batch()
-    plan = [_plan(key, path, source, deps, vanished) for key, path in files]
+    plan = [step for key, path in files if (step := _plan(key, path, source, deps, vanished)) is not None]
+    report.files_seen += len(plan)
     ahead = getattr(deps.parse, "ahead", None)  # a parser that works in the background is told what comes
     if ahead is not None:
         ahead([step.path for step in plan if step.parse])
@@ -169,7 +169,7 @@ def sync_source(
             batch = _Batch()
         if on_progress:
             written = report.chunks_written + len(batch.chunks) + len(batch.reused)
-            on_progress(Progress(n, len(files), key, outcome, written, report.pages))
+            on_progress(Progress(n, len(plan), key, outcome, written, report.pages))
     _write(batch, deps, report)
     gone = [rec for rec in deps.manifest.under(source.name + "/") if rec.source not in seen]
     _remove(gone, deps, report)
@@ -255,24 +255,42 @@ class _Step:
     previous: DocumentRecord | None
     unchanged: bool = False
     moved_from: DocumentRecord | None = None
-    over_limit: int | None = None  # the size limit the file is over: reported, not read
+    refused: IngestError | None = None  # reported instead of read: over the size limit, or cannot be opened
 
     @property
     def parse(self) -> bool:
-        return not self.unchanged and self.moved_from is None and self.over_limit is None
+        return not self.unchanged and self.moved_from is None and self.refused is None
 
 
-def _plan(key: str, path: Path, source: Source, deps: IngestDeps, vanished: dict[str, DocumentRecord]) -> _Step:
-    stat = path.stat()
-    too_big = stat.st_size > source.max_file_bytes
-    # An oversized file is not read at all: its identity is its size and mtime.
-    sha = f"unread:{stat.st_size}:{stat.st_mtime_ns}" if too_big else file_sha256(path)
+def _plan(key: str, path: Path, source: Source, deps: IngestDeps, vanished: dict[str, DocumentRecord]) -> _Step | None:
+    """The step for one listed file; None when it is gone by now (it is then removed like any deleted file)."""
+    try:
+        stat = path.stat()
+        sha, refused = _identity(path, stat, source.max_file_bytes)
+    except FileNotFoundError:
+        return None
     previous = deps.manifest.get(key)
     retry = deps.retry_failed and previous is not None and previous.status == "failed"
     if previous is not None and previous.sha256 == sha and not retry:
         return _Step(key, path, stat, sha, previous, unchanged=True)  # failed files too: retried once they change
-    moved_from = vanished.pop(sha, None) if previous is None and not too_big else None
-    return _Step(key, path, stat, sha, previous, moved_from=moved_from, over_limit=source.max_file_bytes if too_big else None)
+    moved_from = vanished.pop(sha, None) if previous is None and refused is None else None
+    return _Step(key, path, stat, sha, previous, moved_from=moved_from, refused=refused)
+
+
+def _identity(path: Path, stat: Any, max_bytes: int) -> tuple[str, IngestError | None]:
+    """The file's content hash, or, for a file that is not read, an identity from its metadata and the reason."""
+    if stat.st_size > max_bytes:  # not read at all: its identity is its size and mtime
+        reason = TooLarge(
+            f"{stat.st_size:,} bytes is over the {max_bytes:,}-byte limit", hint="raise the source's max_file_mb (or ingest.max_file_mb)"
+        )
+        return f"unread:{stat.st_size}:{stat.st_mtime_ns}", reason
+    try:
+        return file_sha256(path), None
+    except FileNotFoundError:
+        raise
+    except OSError as exc:  # the change time is part of its identity: a permission change makes the next sync try it again
+        reason = Unreadable(f"the file cannot be opened: {exc.strerror or exc}", hint="let Enclave's service account read it")
+        return f"unreadable:{stat.st_size}:{stat.st_mtime_ns}:{stat.st_ctime_ns}", reason
 
 
 def _carry_out(step: _Step, deps: IngestDeps, report: IngestReport, batch: _Batch) -> str:
@@ -284,25 +302,22 @@ def _carry_out(step: _Step, deps: IngestDeps, report: IngestReport, batch: _Batc
     if step.moved_from is not None:
         batch.moves.append(_Move(step.moved_from, step.key, step.path, step.stat, step.sha, now))
         return "ingested"
-    return _parse_into(batch, step.key, step.path, step.stat, step.sha, now, step.previous, step.over_limit, deps, report)
+    return _parse_into(batch, step.key, step.path, step.stat, step.sha, now, step.previous, step.refused, deps, report)
 
 
 def _parse_into(
     batch: _Batch, key: str, path: Path, stat: Any, sha: str, now: str, previous: DocumentRecord | None,
-    over_limit: int | None, deps: IngestDeps, report: IngestReport,
+    refused: IngestError | None, deps: IngestDeps, report: IngestReport,
 ) -> str:
     """Parse and chunk one new or changed file into the batch (or record why it failed); its outcome.
 
-    `over_limit`: the size limit the file is over (it is then reported, not read).
+    `refused`: why the file is not read at all (over the size limit, cannot be opened); it is then reported.
     """
     labels = deps.labeler(key, {})  # path rules only, until the file's own metadata has been read
     old_ids = previous.chunk_ids if previous else ()
     try:
-        if over_limit is not None:
-            raise TooLarge(
-                f"{stat.st_size:,} bytes is over the {over_limit:,}-byte limit",
-                hint="raise the source's max_file_mb (or ingest.max_file_mb)",
-            )
+        if refused is not None:
+            raise refused
         t0 = time.perf_counter()
         parsed = deps.parse(path)
         t1 = time.perf_counter()

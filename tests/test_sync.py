@@ -272,6 +272,61 @@ def test_retry_failed_parses_an_unchanged_failure_again_once_a_limit_is_raised(
     assert "café du personnel" in hits[0].chunk.text
 
 
+def test_a_file_that_cannot_be_read_or_is_gone_by_then_does_not_stop_the_sync(
+    settings: Settings, embedder: Any, worker: ParseWorker, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A share changes while a sync runs, and a service account may not read every file: a file deleted after
+    the folder was listed is removed like any other, one that cannot be opened is reported (its old version
+    withdrawn), the rest is synced; once it can be read again, the next sync ingests it."""
+    import os
+
+    import ingest.pipeline as pipeline
+    from ingest.schema import doc_id
+
+    root = tmp_path / "docs"
+    for n in range(3):
+        write_doc(root, f"d{n}.md", n, 1)
+    locked = write_doc(root, "locked.md", 7, 1)
+    source = Source(name="docs", path=root)
+    deps = deps_for(settings, embedder, worker)
+    assert len(sync_source(source, deps).ingested) == 4
+
+    write_doc(root, "d1.md", 1, 2)
+    listed = pipeline.discover_source
+
+    def listed_then_one_deleted(src: Source) -> list[tuple[str, Path]]:
+        files = listed(src)
+        (root / "d2.md").unlink()  # a user deletes it while the sync is under way
+        return files
+
+    monkeypatch.setattr(pipeline, "discover_source", listed_then_one_deleted)
+    if os.geteuid() != 0:
+        locked.chmod(0)
+    else:  # root opens any file whatever its mode; the open fails here as it does for a service account
+        real_sha256 = pipeline.file_sha256
+
+        def denied(path: Path) -> str:
+            if path == locked:
+                raise PermissionError(13, "Permission denied", str(path))
+            return real_sha256(path)
+
+        monkeypatch.setattr(pipeline, "file_sha256", denied)
+    second = sync_source(source, deps)
+    assert second.changed == ["docs/d1.md"] and second.removed == ["docs/d2.md"]
+    assert [(f.source, f.code) for f in second.failed] == [("docs/locked.md", "unreadable")]
+    assert "Permission denied" in second.failed[0].message
+    with deps.index.session() as idx:
+        assert idx.chunks_of(doc_id("docs/locked.md")) == [] and idx.chunks_of(doc_id("docs/d2.md")) == []
+        d1 = [c.text for c in idx.chunks_of(doc_id("docs/d1.md"))]
+        assert d1 and all("Document 1 version 2" in t and "Document 1 version 1" not in t for t in d1)
+
+    monkeypatch.undo()
+    locked.chmod(0o644)  # read access given back (the change time moves, even for root)
+    third = sync_source(source, deps)
+    assert (third.ingested, third.failed, third.unchanged) == (["docs/locked.md"], [], 2)
+    assert_index_matches_tree(settings, deps.index, {f"docs/{p.name}": p for p in root.iterdir()})
+
+
 def test_include_exclude_and_size_limit(settings: Settings, embedder: Any, worker: ParseWorker, tmp_path: Path) -> None:
     root = tmp_path / "share"
     write_doc(root, "keep/a.md", 1, 1)
