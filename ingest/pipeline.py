@@ -163,7 +163,8 @@ def sync_source(
     for n, step in enumerate(plan, 1):
         key, sha = step.key, step.sha
         outcome = _carry_out(step, deps, report, batch)
-        seen[key] = sha
+        if outcome != "gone":  # a file deleted while the sync ran is removed with the others, below
+            seen[key] = sha
         if batch.files() >= deps.write_batch_files:
             _write(batch, deps, report)
             batch = _Batch()
@@ -312,6 +313,7 @@ def _parse_into(
     """Parse and chunk one new or changed file into the batch (or record why it failed); its outcome.
 
     `refused`: why the file is not read at all (over the size limit, cannot be opened); it is then reported.
+    "gone": the file was deleted after the sync hashed it; nothing is recorded for it.
     """
     labels = deps.labeler(key, {})  # path rules only, until the file's own metadata has been read
     old_ids = previous.chunk_ids if previous else ()
@@ -324,6 +326,8 @@ def _parse_into(
         labels = deps.labeler(key, parsed.metadata)
         chunks = _chunks(key, sha, parsed, labels, now, deps)
     except IngestError as exc:
+        if refused is None and not path.exists():  # deleted after it was hashed: not a failure of the file
+            return "gone"
         record = _record(path, key, sha, stat, "failed", (), None, None, labels, now, exc)
         batch.pending.append(Pending(key, record.doc_id, (), record))
         batch.stale.extend(old_ids)  # the old version no longer matches the file

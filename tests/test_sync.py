@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import shutil
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -276,22 +277,30 @@ def test_a_file_that_cannot_be_read_or_is_gone_by_then_does_not_stop_the_sync(
     settings: Settings, embedder: Any, worker: ParseWorker, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """A share changes while a sync runs, and a service account may not read every file: a file deleted after
-    the folder was listed is removed like any other, one that cannot be opened is reported (its old version
-    withdrawn), the rest is synced; once it can be read again, the next sync ingests it."""
+    the folder was listed, or after it was hashed but before it was parsed, is removed like any other; one that
+    cannot be opened is reported (its old version withdrawn); the rest is synced. Once the file can be read
+    again, the next sync ingests it."""
     import os
 
-    import ingest.pipeline as pipeline
+    from ingest import pipeline
     from ingest.schema import doc_id
 
     root = tmp_path / "docs"
-    for n in range(3):
+    for n in range(4):
         write_doc(root, f"d{n}.md", n, 1)
     locked = write_doc(root, "locked.md", 7, 1)
     source = Source(name="docs", path=root)
     deps = deps_for(settings, embedder, worker)
-    assert len(sync_source(source, deps).ingested) == 4
+    assert len(sync_source(source, deps).ingested) == 5
 
     write_doc(root, "d1.md", 1, 2)
+    write_doc(root, "d3.md", 3, 2)
+
+    def parse_after_d3_is_deleted(path: Path) -> Any:
+        if path.name == "d3.md":
+            path.unlink()  # deleted by a user after the sync hashed it, before its turn to be parsed
+        return worker(path)
+
     listed = pipeline.discover_source
 
     def listed_then_one_deleted(src: Source) -> list[tuple[str, Path]]:
@@ -311,12 +320,12 @@ def test_a_file_that_cannot_be_read_or_is_gone_by_then_does_not_stop_the_sync(
             return real_sha256(path)
 
         monkeypatch.setattr(pipeline, "file_sha256", denied)
-    second = sync_source(source, deps)
-    assert second.changed == ["docs/d1.md"] and second.removed == ["docs/d2.md"]
+    second = sync_source(source, replace(deps, parse=parse_after_d3_is_deleted))
+    assert second.changed == ["docs/d1.md"] and sorted(second.removed) == ["docs/d2.md", "docs/d3.md"]
     assert [(f.source, f.code) for f in second.failed] == [("docs/locked.md", "unreadable")]
     assert "Permission denied" in second.failed[0].message
     with deps.index.session() as idx:
-        assert idx.chunks_of(doc_id("docs/locked.md")) == [] and idx.chunks_of(doc_id("docs/d2.md")) == []
+        assert [idx.chunks_of(doc_id(f"docs/{name}")) for name in ("locked.md", "d2.md", "d3.md")] == [[], [], []]
         d1 = [c.text for c in idx.chunks_of(doc_id("docs/d1.md"))]
         assert d1 and all("Document 1 version 2" in t and "Document 1 version 1" not in t for t in d1)
 
