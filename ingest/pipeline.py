@@ -152,27 +152,32 @@ def sync_source(
     report.sources.append(source.name)
     recover(deps, report)
     files = discover_source(source)
+    report.files_seen += len(files)
     vanished = _vanished_by_sha(deps.manifest.under(source.name + "/"), {key for key, _ in files})
     seen: dict[str, str] = {}
+    went_away: set[str] = set()
     batch = _Batch()
-    plan = [step for key, path in files if (step := _plan(key, path, source, deps, vanished)) is not None]
-    report.files_seen += len(plan)
+    plan = [_plan(key, path, source, deps, vanished) for key, path in files]
     ahead = getattr(deps.parse, "ahead", None)  # a parser that works in the background is told what comes
     if ahead is not None:
         ahead([step.path for step in plan if step.parse])
     for n, step in enumerate(plan, 1):
         key, sha = step.key, step.sha
         outcome = _carry_out(step, deps, report, batch)
-        if outcome != "gone":  # a file deleted while the sync ran is removed with the others, below
+        if outcome == "gone":
+            went_away.add(key)
+        else:
             seen[key] = sha
         if batch.files() >= deps.write_batch_files:
             _write(batch, deps, report)
             batch = _Batch()
         if on_progress:
             written = report.chunks_written + len(batch.chunks) + len(batch.reused)
-            on_progress(Progress(n, len(plan), key, outcome, written, report.pages))
+            on_progress(Progress(n, len(files), key, outcome, written, report.pages))
     _write(batch, deps, report)
-    gone = [rec for rec in deps.manifest.under(source.name + "/") if rec.source not in seen]
+    # A file that went away during the sync keeps what the index holds until a sync lists the source again:
+    # a share unmounted halfway through must not read as every remaining file deleted.
+    gone = [rec for rec in deps.manifest.under(source.name + "/") if rec.source not in seen and rec.source not in went_away]
     _remove(gone, deps, report)
     new_by_sha = {sha: key for key, sha in seen.items() if key in set(report.ingested)}
     report.moved.extend(f"{r.source} -> {new_by_sha[r.sha256]}" for r in gone if r.sha256 in new_by_sha)
@@ -257,19 +262,20 @@ class _Step:
     unchanged: bool = False
     moved_from: DocumentRecord | None = None
     refused: IngestError | None = None  # reported instead of read: over the size limit, or cannot be opened
+    gone: bool = False  # listed, then deleted before it could be hashed
 
     @property
     def parse(self) -> bool:
-        return not self.unchanged and self.moved_from is None and self.refused is None
+        return not self.unchanged and not self.gone and self.moved_from is None and self.refused is None
 
 
-def _plan(key: str, path: Path, source: Source, deps: IngestDeps, vanished: dict[str, DocumentRecord]) -> _Step | None:
-    """The step for one listed file; None when it is gone by now (it is then removed like any deleted file)."""
+def _plan(key: str, path: Path, source: Source, deps: IngestDeps, vanished: dict[str, DocumentRecord]) -> _Step:
+    """The step for one listed file."""
     try:
         stat = path.stat()
         sha, refused = _identity(path, stat, source.max_file_bytes)
     except FileNotFoundError:
-        return None
+        return _Step(key, path, None, "", None, gone=True)
     previous = deps.manifest.get(key)
     retry = deps.retry_failed and previous is not None and previous.status == "failed"
     if previous is not None and previous.sha256 == sha and not retry:
@@ -296,6 +302,8 @@ def _identity(path: Path, stat: Any, max_bytes: int) -> tuple[str, IngestError |
 
 def _carry_out(step: _Step, deps: IngestDeps, report: IngestReport, batch: _Batch) -> str:
     """Do what the plan says for one file; its outcome."""
+    if step.gone:
+        return "gone"
     if step.unchanged:
         report.unchanged += 1
         return "unchanged"
