@@ -23,6 +23,9 @@ def ingest(
     retry_failed: Annotated[
         bool, typer.Option("--retry-failed", help="Parse files that failed last time again, even if unchanged (after raising a limit).")
     ] = False,
+    allow_empty: Annotated[
+        bool, typer.Option("--allow-empty", help="Let a source that lists no files withdraw every document it had (emptied on purpose).")
+    ] = False,
     json_out: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
 ) -> None:
     """Bring the index in step with the sources: new, changed, moved and deleted files; unchanged ones cost a hash."""
@@ -37,7 +40,8 @@ def ingest(
     sources = [folder_source(settings, path)] if path is not None else configured_sources(settings, source or ())
     with _progress_bar(disabled=json_out) as on_progress:
         report = run_ingest_job(
-            settings, sources, trigger="cli", actor=default_user(), on_progress=on_progress, retry_failed=retry_failed
+            settings, sources, trigger="cli", actor=default_user(), on_progress=on_progress, retry_failed=retry_failed,
+            allow_empty=allow_empty,
         )
     if json_out:
         print(json.dumps(report.to_dict()))

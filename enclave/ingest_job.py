@@ -61,6 +61,7 @@ def run_ingest_job(
     on_progress: Callable[[Progress], None] | None = None,
     on_step: Callable[[str], None] | None = None,
     retry_failed: bool = False,
+    allow_empty: bool = False,
 ) -> IngestReport:
     """Sync `sources` once under the ingest lock (AlreadyRunning if another sync holds it)."""
     from enclave.wiring import build_embedder, ingest_deps, shared_index
@@ -86,7 +87,9 @@ def run_ingest_job(
             workers=one_per_core(i.parse_workers),
             window=i.write_batch_files + 1,  # the next batch is parsed while this one is embedded
         )
-        deps = replace(ingest_deps(settings, index, embedder), parse=parsers, on_step=on_step, retry_failed=retry_failed)
+        deps = replace(
+            ingest_deps(settings, index, embedder), parse=parsers, on_step=on_step, retry_failed=retry_failed, allow_empty=allow_empty
+        )
         try:
             for source in sources:
                 sync_source(source, deps, on_progress, report)

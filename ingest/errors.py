@@ -43,6 +43,12 @@ class Unreadable(IngestError):
     code = "unreadable"
 
 
+class SourceEmpty(IngestError):
+    """A source lists no files while the index holds documents from it (an unmounted share, most likely)."""
+
+    code = "source_empty"
+
+
 class IndexMismatch(IngestError):
     """The index was built with another embedding model or schema."""
 

@@ -20,7 +20,7 @@ from typing import Any
 
 from ingest.chunk import chunk_document
 from ingest.embed import Bm25Encoder, DenseEmbedder
-from ingest.errors import IngestError, TooLarge, Unreadable
+from ingest.errors import IngestError, SourceEmpty, TooLarge, Unreadable
 from ingest.index.base import VectorIndex
 from ingest.manifest import DocumentRecord, Manifest, Pending
 from ingest.parse import ParsedDocument
@@ -103,6 +103,7 @@ class IngestDeps:
     max_file_bytes: int
     write_batch_files: int = 16
     retry_failed: bool = False  # parse unchanged files that failed last time again (a limit was raised)
+    allow_empty: bool = False  # a source that lists no files may withdraw every document it had
     # Called with the name of each durable step ("staged", "upserted", "deleted", "settled"): tracing, tests.
     on_step: Callable[[str], None] | None = None
 
@@ -152,6 +153,8 @@ def sync_source(
     report.sources.append(source.name)
     recover(deps, report)
     files = discover_source(source)
+    if not files and not deps.allow_empty:
+        _refuse_empty(source, deps)
     report.files_seen += len(files)
     vanished = _vanished_by_sha(deps.manifest.under(source.name + "/"), {key for key, _ in files})
     seen: dict[str, str] = {}
@@ -183,6 +186,17 @@ def sync_source(
     report.moved.extend(f"{r.source} -> {new_by_sha[r.sha256]}" for r in gone if r.sha256 in new_by_sha)
     report.seconds["total"] += time.perf_counter() - started
     return report
+
+
+def _refuse_empty(source: Source, deps: IngestDeps) -> None:
+    """Stop before an empty listing withdraws a source's documents: an unmounted share lists no files too."""
+    held = sum(1 for r in deps.manifest.under(source.name + "/") if r.status == "ingested")
+    if held:
+        raise SourceEmpty(
+            f"source '{source.name}': {Path(source.path)} lists no files, but the index holds {held} document(s) from it; "
+            "nothing was removed",
+            hint="check the share is mounted; if it was emptied on purpose, run `enclave ingest --allow-empty` once",
+        )
 
 
 def recover(deps: IngestDeps, report: IngestReport) -> None:

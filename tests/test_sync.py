@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import shutil
 from collections.abc import Iterator
 from dataclasses import replace
@@ -338,6 +339,44 @@ def test_a_file_that_cannot_be_read_or_is_gone_by_then_does_not_stop_the_sync(
     assert (third.ingested, third.failed, third.unchanged) == (["docs/locked.md"], [], 2)
     assert sorted(third.removed) == ["docs/d2.md", "docs/d3.md"]
     assert_index_matches_tree(settings, deps.index, {f"docs/{p.name}": p for p in root.iterdir()})
+
+
+def test_a_source_that_lists_no_files_withdraws_nothing_unless_told(settings: Settings, tmp_path: Path) -> None:
+    """An unmounted share is an empty folder to a sync: `enclave ingest` refuses, with the reason and the next
+    step, rather than remove every document of the source; `--allow-empty` withdraws them when it was meant."""
+    import subprocess
+    import sys
+
+    from enclave.ingest_job import history
+
+    root = tmp_path / "share"
+    paths = [write_doc(root, f"d{n}.md", n, 1) for n in range(2)]
+
+    def ingest(*flags: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "enclave", "ingest", str(root), "--json", *flags],
+            capture_output=True, text=True, timeout=600, check=False,
+        )
+
+    assert ingest().returncode == 0
+    for path in paths:
+        path.unlink()  # as the mount point looks when the share is not mounted
+    refused = ingest()
+    message = " ".join(refused.stderr.split())  # the console wraps long lines
+    assert refused.returncode == 1
+    assert "lists no files, but the index holds 2 document(s) from it; nothing was removed" in message
+    assert "check the share is mounted" in message and "enclave ingest --allow-empty" in message
+    manifest = Manifest(settings.manifest_path)
+    try:
+        assert sorted(r.source for r in manifest.all() if r.status == "ingested") == ["share/d0.md", "share/d1.md"]
+    finally:
+        manifest.close()
+    kept = history(settings)
+    assert kept.recent(1)[0].status == "failed" and "SourceEmpty" in (kept.recent(1)[0].error or "")
+    kept.close()
+    emptied = ingest("--allow-empty")
+    assert emptied.returncode == 0, emptied.stderr
+    assert sorted(json.loads(emptied.stdout)["removed"]) == ["share/d0.md", "share/d1.md"]
 
 
 def test_include_exclude_and_size_limit(settings: Settings, embedder: Any, worker: ParseWorker, tmp_path: Path) -> None:
