@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from enclave.settings import Settings
-from ingest.errors import IngestError
+from ingest.errors import IngestError, SourceUnavailable
 from ingest.history import RunHistory, sync_lock
 from ingest.pipeline import IngestReport, Progress, sync_source
 from ingest.sources import Source
@@ -91,8 +91,16 @@ def run_ingest_job(
             ingest_deps(settings, index, embedder), parse=parsers, on_step=on_step, retry_failed=retry_failed, allow_empty=allow_empty
         )
         try:
+            unavailable = []
             for source in sources:
-                sync_source(source, deps, on_progress, report)
+                try:
+                    sync_source(source, deps, on_progress, report)
+                except SourceUnavailable as exc:  # that source is left as it is; the others are still synced
+                    unavailable.append(exc)
+            if unavailable:  # the run fails, with every source that could not be synced named
+                raise unavailable[0] if len(unavailable) == 1 else SourceUnavailable(
+                    "; ".join(str(e) for e in unavailable), hint=unavailable[0].hint
+                )
         except Exception as exc:
             error = f"{type(exc).__name__}: {exc}"
             raise

@@ -43,7 +43,13 @@ class Unreadable(IngestError):
     code = "unreadable"
 
 
-class SourceEmpty(IngestError):
+class SourceUnavailable(IngestError):
+    """A source cannot be synced this time (its folder is missing); the job still syncs the other sources."""
+
+    code = "source_unavailable"
+
+
+class SourceEmpty(SourceUnavailable):
     """A source lists no files while the index holds documents from it (an unmounted share, most likely)."""
 
     code = "source_empty"

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
-from ingest.errors import IngestError
+from ingest.errors import SourceUnavailable
 
 
 @dataclass(frozen=True)
@@ -29,7 +29,7 @@ def discover_source(source: Source) -> list[tuple[str, Path]]:
     """
     root = Path(source.path).resolve()
     if not root.is_dir():
-        raise IngestError(f"source '{source.name}': {root} is not a folder", hint="check the share is mounted")
+        raise SourceUnavailable(f"source '{source.name}': {root} is not a folder", hint="check the share is mounted")
     found = []
     for path in sorted(root.rglob("*")):
         rel = path.relative_to(root).as_posix()

@@ -15,7 +15,7 @@ from enclave.settings import Settings, load_settings
 from ingest.errors import AlreadyRunning
 from ingest.history import sync_lock
 from ingest.manifest import Manifest
-from ingest.pipeline import Progress, sync_source
+from ingest.pipeline import Progress, file_sha256, sync_source
 from ingest.sources import Source
 from ingest.worker import ParseWorker, WorkerLimits
 from tests.corpus import write_docx, write_pdf
@@ -405,3 +405,37 @@ def test_job_keeps_history_and_a_second_sync_is_refused(settings: Settings, embe
     audit = (settings.audit_log_path).read_text()
     assert '"kind":"ingest_run"' in audit and '"docs/a.md"' in audit
     assert not list((settings.home / "tmp").iterdir())  # the job's temp area is gone
+
+
+def test_a_source_that_cannot_be_synced_leaves_the_others_synced_and_fails_the_run(
+    settings: Settings, embedder: Any, tmp_path: Path
+) -> None:
+    """One job, three sources: one folder is missing, one lists nothing (unmounted shares); the third is synced
+    anyway, the two are left as they were, and the run fails naming both."""
+    from enclave.ingest_job import history, run_ingest_job
+    from ingest.errors import SourceUnavailable
+
+    shares = {name: tmp_path / name for name in ("hr", "wards", "policies")}
+    write_doc(shares["hr"], "leave.md", 1, 1)
+    write_doc(shares["wards"], "rota.md", 2, 1)
+    sources = [Source(name=name, path=path) for name, path in shares.items()]
+    first = run_ingest_job(settings, sources[:2], trigger="test", actor="tester", embedder=embedder)
+    assert sorted(first.ingested) == ["hr/leave.md", "wards/rota.md"]
+
+    shutil.rmtree(shares["hr"])
+    shares["hr"].mkdir()  # the mount point, with nothing mounted on it
+    write_doc(shares["wards"], "rota.md", 2, 2)
+    write_doc(shares["policies"], "fire.md", 3, 1)  # a new source; "lab" below has no folder at all
+    with pytest.raises(SourceUnavailable) as raised:
+        run_ingest_job(settings, [*sources, Source(name="lab", path=tmp_path / "lab")], trigger="test", actor="tester", embedder=embedder)
+    assert "source 'hr'" in str(raised.value) and "source 'lab'" in str(raised.value) and "is not a folder" in str(raised.value)
+    run = history(settings).recent(1)[0]
+    assert run.status == "failed" and run.report["outcomes"]["ingested"] == 1  # policies/fire.md
+    manifest = Manifest(settings.manifest_path)
+    try:
+        records = {r.source: r for r in manifest.all()}
+    finally:
+        manifest.close()
+    assert sorted(records) == ["hr/leave.md", "policies/fire.md", "wards/rota.md"]
+    assert {r.status for r in records.values()} == {"ingested"}
+    assert records["wards/rota.md"].sha256 == file_sha256(shares["wards"] / "rota.md")  # the change was synced
