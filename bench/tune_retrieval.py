@@ -15,6 +15,9 @@ of less than about 0.01 nDCG@10 are noise.
 
 --dense-model DIR puts another sentence-transformers model on the dense side (the product's chunks, its vectors
 cached under the folder's name and a digest of its files), to see what a stronger, costlier embedder would buy.
+--dtype overrides `embedding.dtype` (default: the settings', "auto"); --versus-dtype D adds the default fusion
+and dense alone with the product's embedder in dtype D, each paired against the default row (bf16 against
+fp32: is the faster dtype as good?).
 """
 
 from __future__ import annotations
@@ -136,7 +139,10 @@ class Dense:
 
     def __init__(self, embedder: Any, model_dir: Path | None = None) -> None:
         self._embedder, self._dir, self._model = embedder, model_dir, None
-        self.suffix = f"-{model_dir.name}-{_folder_digest(model_dir)}" if model_dir else ""
+        if model_dir:
+            self.suffix = f"-{model_dir.name}-{_folder_digest(model_dir)}"
+        else:  # the product's embedder: float32 vectors keep the old cache name, other dtypes their own
+            self.suffix = "" if embedder.dtype == "float32" else f"-{embedder.dtype}"
 
     def embed_documents(self, texts: list[str]) -> Any:
         if self._dir is None:
@@ -146,6 +152,20 @@ class Dense:
 
             self._model = SentenceTransformer(str(self._dir), device="cpu", local_files_only=True)
         return self._model.encode(texts, batch_size=8, normalize_embeddings=True)
+
+
+def _with_dtype(settings: Any, dtype: str) -> Any:
+    """Settings with embedding.dtype replaced."""
+    return settings.model_copy(update={"embedding": settings.embedding.model_copy(update={"dtype": dtype})})
+
+
+def _query_vectors(path: Path, dense: Dense, queries: list[str]) -> Any:
+    """The queries' vectors on one dense side, embedded once and cached at `path`."""
+    import numpy as np
+
+    if not path.is_file():
+        np.save(path, np.asarray(dense.embed_documents(queries), dtype="float32"))
+    return np.load(path)
 
 
 def _folder_digest(folder: Path) -> str:
@@ -325,6 +345,8 @@ def main() -> None:
     ap.add_argument("--variants", choices=["core", "all"], default="all")
     ap.add_argument("--cache", type=Path, default=Path(tempfile.gettempdir()) / "enclave-tune")
     ap.add_argument("--dense-model", type=Path, help="a sentence-transformers folder for the dense side (default: the product's)")
+    ap.add_argument("--dtype", choices=["auto", "float32", "bfloat16"], help="embedding.dtype for the dense side")
+    ap.add_argument("--versus-dtype", choices=["float32", "bfloat16"], help="also score the default and dense alone in this dtype")
     ap.add_argument("--out", type=Path)
     args = ap.parse_args()
 
@@ -332,16 +354,13 @@ def main() -> None:
     qrels = {q: j for q, j in data.qrels.items() if any(r > 0 for r in j.values())}
     qids = list(qrels)
     queries = [data.queries[q] for q in qids]
-    embedder = build_embedder(load_settings())
+    settings = load_settings()
+    embedder = build_embedder(_with_dtype(settings, args.dtype) if args.dtype else settings)
     dense_side = Dense(embedder, args.dense_model)
     cache = args.cache / f"{args.beir.name}-{corpus_digest(data.docs)[:12]}"
     cache.mkdir(parents=True, exist_ok=True)
-    qvec_file = cache / f"queries-{hashlib.sha256(json.dumps(qids).encode()).hexdigest()[:12]}{dense_side.suffix}.npy"
-    if qvec_file.is_file():
-        qvecs = np.load(qvec_file)
-    else:
-        qvecs = np.asarray(dense_side.embed_documents(queries), dtype="float32")
-        np.save(qvec_file, qvecs)
+    query_tag = hashlib.sha256(json.dumps(qids).encode()).hexdigest()[:12]
+    qvecs = _query_vectors(cache / f"queries-{query_tag}{dense_side.suffix}.npy", dense_side, queries)
 
     variants = CORE + (MORE if args.variants == "all" else [])
     corpora: dict[tuple[int, bool], Corpus] = {}
@@ -363,10 +382,18 @@ def main() -> None:
             for j, q in enumerate(qids)
         }
         results[v.name] = per_query(run, qrels)
+    if args.versus_dtype:
+        other = Dense(build_embedder(_with_dtype(settings, args.versus_dtype)))
+        other_qvecs = _query_vectors(cache / f"queries-{query_tag}{other.suffix}.npy", other, queries)
+        corpus = Corpus(cache, data.docs, embedder, DEFAULT.chunk_tokens, False, other)
+        dense, sparse = other_qvecs @ corpus.dense.T, corpus.bm25_scores(queries)
+        for v in (DEFAULT, Variant("dense only", mode="dense")):
+            run = {q: rank(v, corpus, Query(other_qvecs[j], dense[j], sparse[j])) for j, q in enumerate(qids)}
+            results[f"{v.name.removesuffix(' (default)')}, dense side in {args.versus_dtype}"] = per_query(run, qrels)
 
     base = results[DEFAULT.name]["ndcg@10"]
     split = args.qrels.name if args.qrels else args.split
-    model = args.dense_model.name if args.dense_model else "the product's embedder"
+    model = args.dense_model.name if args.dense_model else f"the product's embedder ({embedder.dtype})"
     print(f"\n{args.beir.name} {split}: {len(qids)} judged queries, {len(data.docs)} documents; dense side: {model}\n")
     print("| variant | nDCG@10 | R@10 | R@100 | MRR@10 | nDCG@10 vs default (95% interval) |")
     print("|---|---|---|---|---|---|")

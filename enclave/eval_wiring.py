@@ -22,6 +22,7 @@ from enclave.wiring import (
     open_index,
     policy_loader,
 )
+from ingest.embed import resolve_dtype
 from ingest.index.base import VectorIndex
 from ingest.pipeline import IngestReport, Progress
 from policies.engine import principal_for
@@ -54,13 +55,16 @@ class Scratch:
 
 def scratch_settings(settings: Settings, docs: Sequence[EvalDoc]) -> Settings:
     """Settings of the scratch home for `docs`: ENCLAVE_HOME/eval/<key>, its own policy, an embedded store."""
+    # "auto" is resolved here, so the index and the reported figures name the dtype that made the vectors.
+    embedding = settings.embedding.model_copy(update={"dtype": resolve_dtype(settings.embedding.dtype)})
     # The batch size changes speed, not vectors, so it does not key the index.
-    embedding = settings.embedding.model_dump(mode="json", exclude={"batch_size"})
-    key = index_key(corpus_digest(docs), embedding, settings.chunking.model_dump(mode="json"))
+    shape = embedding.model_dump(mode="json", exclude={"batch_size"})
+    key = index_key(corpus_digest(docs), shape, settings.chunking.model_dump(mode="json"))
     # Always an embedded Edge store: an evaluation must never write into a site's Qdrant server.
     index = settings.index.model_copy(update={"backend": "edge"})
     home = Path(settings.home) / "eval" / key
-    return settings.model_copy(update={"home": home, "policy_path": "", "audit_key_file": "", "index": index})
+    update = {"home": home, "policy_path": "", "audit_key_file": "", "index": index, "embedding": embedding}
+    return settings.model_copy(update=update)
 
 
 def prepare(settings: Settings, docs: Sequence[EvalDoc]) -> Scratch:

@@ -121,12 +121,14 @@ def test_tuning_script_runs_and_scores_the_default(home: Path, tmp_path: Path) -
     import subprocess
     import sys
 
+    from ingest.embed import resolve_dtype
+
     root = Path(__file__).resolve().parents[1]
     beir = write_beir(tmp_path / "tiny")
     out = tmp_path / "tune.json"
     proc = subprocess.run(
         [sys.executable, str(root / "bench" / "tune_retrieval.py"), "--beir", str(beir), "--split", "test",
-         "--variants", "all", "--cache", str(tmp_path / "cache"), "--out", str(out)],
+         "--variants", "all", "--cache", str(tmp_path / "cache"), "--versus-dtype", "float32", "--out", str(out)],
         check=False, capture_output=True, text=True, timeout=600,
     )
     assert proc.returncode == 0, proc.stderr[-3000:]
@@ -136,10 +138,15 @@ def test_tuning_script_runs_and_scores_the_default(home: Path, tmp_path: Path) -
     # into the query, every variant of the default fusion must give the same figures.
     same = [r for name, r in rows.items() if name.endswith("(default)") or name.startswith(("fused per document", "dense feedback"))]
     assert len(same) == 7
+    # --versus-dtype: the default fusion with fp32 vectors, paired against the default row (here, the same figures).
+    same.append(rows["convex, min-max, w 0.5, prefetch 100, dense side in float32"])
+    assert rows["dense only, dense side in float32"]["recall@100"] == pytest.approx(EXPECTED["recall@100"])
     for row in same:
         for key, value in EXPECTED.items():
             assert row[key] == pytest.approx(value), (row["variant"], key)
-    assert (tmp_path / "cache").is_dir() and any((tmp_path / "cache").rglob("dense-256.npy"))
+    # The configured dtype ("auto") names the vectors' cache: float32 keeps the old name.
+    suffix = "" if resolve_dtype("auto") == "float32" else "-bfloat16"
+    assert (tmp_path / "cache").is_dir() and any((tmp_path / "cache").rglob(f"dense-256{suffix}.npy"))
 
 
 def test_int8_probe_scores_fp32_and_int8_with_the_tuning_ranker(home: Path, tmp_path: Path) -> None:
