@@ -5,9 +5,12 @@ Not a product path (Enclave embeds with sentence-transformers). Exports the bund
 and times both against sentence-transformers fp32 on the same SciFact abstracts, interleaved, in one
 process; prints one JSON object with medians and the cosine to the fp32 vectors. With --openvino it
 also converts the model with `openvino.convert_model` (fp32, CPU plugin); OpenVINO is not an Enclave
-dependency, so install it aside first (`pip install --target DIR openvino`, then `PYTHONPATH=DIR`).
+dependency, so install it aside first (`pip install --target DIR openvino`, then `PYTHONPATH=DIR`). With
+--torch-int8 it also times torch's own dynamic int8 (`torch.ao.quantization.quantize_dynamic`, fbgemm):
+every linear layer per-tensor, every one per-channel, and per-channel with each feed-forward output layer
+left in fp32 (its input, after GELU, carries the outliers).
 
-    .venv/bin/python bench/probe_onnx.py [--texts 256] [--repeats 3] [--openvino]
+    .venv/bin/python bench/probe_onnx.py [--texts 256] [--repeats 3] [--openvino] [--torch-int8]
 
 With --beir DIR [--split NAME | --qrels FILE] it instead scores int8 against fp32 where the goal is
 set, in retrieval: the product's chunks of the whole corpus embedded both ways (cached beside
@@ -86,6 +89,25 @@ def openvino_session(model: Any) -> Any:
     return Session()
 
 
+def torch_int8(path: Path, scheme: str) -> Any:
+    """The bundled model with its linear layers quantised to dynamic int8 in torch (scheme: tensor | channel | channel_ffn_out_fp32)."""
+    import torch
+    from sentence_transformers import SentenceTransformer
+    from torch.ao.quantization import default_dynamic_qconfig, per_channel_dynamic_qconfig
+
+    model = SentenceTransformer(str(path), device="cpu")
+    model.max_seq_length = MAX_TOKENS
+    bert = model[0].auto_model
+    qconfig = default_dynamic_qconfig if scheme == "tensor" else per_channel_dynamic_qconfig
+    spec = {
+        name: qconfig
+        for name, module in bert.named_modules()
+        if isinstance(module, torch.nn.Linear) and not (scheme == "channel_ffn_out_fp32" and name.endswith(".output.dense") and ".attention." not in name)
+    }
+    torch.ao.quantization.quantize_dynamic(bert, spec, inplace=True)  # in place: the module the encoder calls
+    return model
+
+
 def ort_embed(session: Any, tokenizer: Any, texts: list[str], batch: int = 32) -> Any:
     """Mean-pooled, unit-length vectors, longest texts first (as sentence-transformers batches)."""
     import numpy as np
@@ -131,7 +153,8 @@ def fusion_quality(beir: Path, split: str, qrels_file: Path | None, cache_root: 
     qids = list(qrels)
     cache = cache_root / f"{beir.name}-{corpus_digest(data.docs)[:12]}"
     cache.mkdir(parents=True, exist_ok=True)
-    embedder = build_embedder(load_settings())
+    settings = load_settings()  # the fp32 side is fp32 whatever embedding.dtype says
+    embedder = build_embedder(settings.model_copy(update={"embedding": settings.embedding.model_copy(update={"dtype": "float32"})}))
     corpus = Corpus(cache, data.docs, embedder, 256, False)
     tag = hashlib.sha256(json.dumps(qids).encode()).hexdigest()[:12]
     options = ort.SessionOptions()
@@ -178,6 +201,7 @@ def main() -> None:
     ap.add_argument("--texts", type=int, default=256)
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--openvino", action="store_true", help="also time OpenVINO fp32 (installed aside, on PYTHONPATH)")
+    ap.add_argument("--torch-int8", action="store_true", help="also time torch dynamic int8 (per-tensor, per-channel, FFN output fp32)")
     ap.add_argument("--beir", type=Path, help="score int8 against fp32 in retrieval on this BEIR set instead")
     ap.add_argument("--split", default="train")
     ap.add_argument("--qrels", type=Path)
@@ -206,6 +230,10 @@ def main() -> None:
             "torch_fp32": lambda: model.encode(texts, batch_size=32, normalize_embeddings=True),
             **{name: (lambda s=s: ort_embed(s, tokenizer, texts)) for name, s in sessions.items()},
         }
+        if args.torch_int8:
+            for scheme in ("tensor", "channel", "channel_ffn_out_fp32"):
+                quantised = torch_int8(path, scheme)
+                runs[f"torch_int8_{scheme}"] = lambda m=quantised: m.encode(texts, batch_size=32, normalize_embeddings=True)
         for run in runs.values():
             run()  # warm up
         times: dict[str, list[float]] = {name: [] for name in runs}
