@@ -141,6 +141,7 @@ def fusion_quality(beir: Path, split: str, qrels_file: Path | None, cache_root: 
         paired_interval,
         per_query,
         rank,
+        with_dtype,
     )
     from enclave.settings import load_settings
     from enclave.wiring import build_embedder
@@ -153,8 +154,7 @@ def fusion_quality(beir: Path, split: str, qrels_file: Path | None, cache_root: 
     qids = list(qrels)
     cache = cache_root / f"{beir.name}-{corpus_digest(data.docs)[:12]}"
     cache.mkdir(parents=True, exist_ok=True)
-    settings = load_settings()  # the fp32 side is fp32 whatever embedding.dtype says
-    embedder = build_embedder(settings.model_copy(update={"embedding": settings.embedding.model_copy(update={"dtype": "float32"})}))
+    embedder = build_embedder(with_dtype(load_settings(), "float32"))  # the fp32 side, whatever embedding.dtype says
     corpus = Corpus(cache, data.docs, embedder, 256, False)
     tag = hashlib.sha256(json.dumps(qids).encode()).hexdigest()[:12]
     options = ort.SessionOptions()

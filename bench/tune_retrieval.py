@@ -154,7 +154,7 @@ class Dense:
         return self._model.encode(texts, batch_size=8, normalize_embeddings=True)
 
 
-def _with_dtype(settings: Any, dtype: str) -> Any:
+def with_dtype(settings: Any, dtype: str) -> Any:
     """Settings with embedding.dtype replaced."""
     return settings.model_copy(update={"embedding": settings.embedding.model_copy(update={"dtype": dtype})})
 
@@ -355,7 +355,7 @@ def main() -> None:
     qids = list(qrels)
     queries = [data.queries[q] for q in qids]
     settings = load_settings()
-    embedder = build_embedder(_with_dtype(settings, args.dtype) if args.dtype else settings)
+    embedder = build_embedder(with_dtype(settings, args.dtype) if args.dtype else settings)
     dense_side = Dense(embedder, args.dense_model)
     cache = args.cache / f"{args.beir.name}-{corpus_digest(data.docs)[:12]}"
     cache.mkdir(parents=True, exist_ok=True)
@@ -383,10 +383,11 @@ def main() -> None:
         }
         results[v.name] = per_query(run, qrels)
     if args.versus_dtype:
-        other = Dense(build_embedder(_with_dtype(settings, args.versus_dtype)))
+        other = Dense(build_embedder(with_dtype(settings, args.versus_dtype)))
         other_qvecs = _query_vectors(cache / f"queries-{query_tag}{other.suffix}.npy", other, queries)
         corpus = Corpus(cache, data.docs, embedder, DEFAULT.chunk_tokens, False, other)
-        dense, sparse = other_qvecs @ corpus.dense.T, corpus.bm25_scores(queries)
+        # The same chunks as the default row's: only the dense side changes, its BM25 scores are reused.
+        dense, sparse = other_qvecs @ corpus.dense.T, scores[(DEFAULT.chunk_tokens, False)][1]
         for v in (DEFAULT, Variant("dense only", mode="dense")):
             run = {q: rank(v, corpus, Query(other_qvecs[j], dense[j], sparse[j])) for j, q in enumerate(qids)}
             results[f"{v.name.removesuffix(' (default)')}, dense side in {args.versus_dtype}"] = per_query(run, qrels)
