@@ -8,6 +8,16 @@ from email.message import EmailMessage
 from pathlib import Path
 
 
+def write_slow_text(path: Path, novel: Path, copies: int = 4) -> Path:
+    """A plain-text file that no machine parses within a test's time limit: `copies` of a long novel
+    back to back. War and Peace once takes unstructured 14 s on a 2-core Xeon; four copies 43 s, so a
+    5 or 10 s limit is hit even on a CPU three times faster."""
+    text = novel.read_bytes()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(text * copies)
+    return path
+
+
 def write_docx(path: Path, title: str, paragraphs: list[str]) -> Path:
     """A Word document with a heading and paragraphs."""
     import docx

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from enclave.settings import Settings
-from tests.corpus import write_docx, write_msg, write_pdf, write_xlsx
+from tests.corpus import write_docx, write_msg, write_pdf, write_slow_text, write_xlsx
 from ingest.manifest import Manifest
 from ingest.pipeline import verify
 
@@ -194,7 +194,7 @@ def test_a_declared_legacy_encoding_decodes_non_utf8_text(tmp_path: Path) -> Non
 
 
 def test_limits_stop_a_slow_parse_and_the_next_file_still_parses(settings: Settings, tmp_path: Path) -> None:
-    """A real over-long parse (a 1,225-page novel under a 5 s limit) is killed; the worker restarts."""
+    """A real over-long parse (a 1,225-page novel, four times over, under a 5 s limit) is killed; the worker restarts."""
     from enclave.ingest_job import folder_source, run_ingest_job
 
     novel = Path(os.environ.get("ENCLAVE_EXAMPLE_DOCS", "/work/shared/data/example-docs")) / "book-war-and-peace-1225p.txt"
@@ -202,7 +202,7 @@ def test_limits_stop_a_slow_parse_and_the_next_file_still_parses(settings: Setti
         pytest.skip("example-docs not present")
     root = tmp_path / "share"
     root.mkdir()
-    (root / "a-novel.txt").write_bytes(novel.read_bytes())
+    write_slow_text(root / "a-novel.txt", novel)
     (root / "b-notes.md").write_text("# Notes\n\nThe loading dock closes at 5 pm.\n")
     strict = settings.model_copy(update={"ingest": settings.ingest.model_copy(update={"parse_timeout_s": 5})})
     report = run_ingest_job(strict, [folder_source(strict, root)], trigger="test", actor="tester")
@@ -218,12 +218,13 @@ def test_worker_counts_the_restart_after_a_timeout(tmp_path: Path) -> None:
     novel = Path(os.environ.get("ENCLAVE_EXAMPLE_DOCS", "/work/shared/data/example-docs")) / "book-war-and-peace-1225p.txt"
     if not novel.exists():
         pytest.skip("example-docs not present")
+    slow = write_slow_text(tmp_path / "novel.txt", novel)
     notes = tmp_path / "notes.md"
     notes.write_text("# Notes\n\nThe loading dock closes at 5 pm.\n")
     with ParseWorker(WorkerLimits(timeout_s=5), tmp_path / "parse") as worker:
         assert "loading dock" in " ".join(e.text for e in worker(notes).elements)
         assert worker.restarts == 0
         with pytest.raises(ParseTimeout):
-            worker(novel)
+            worker(slow)
         assert "loading dock" in " ".join(e.text for e in worker(notes).elements)
         assert worker.restarts == 1

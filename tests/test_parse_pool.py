@@ -11,15 +11,14 @@ import psutil
 from ingest.errors import IngestError
 from ingest.precheck import ParseLimits
 from ingest.worker import ParsePool, ParseWorker, WorkerLimits
-from tests.corpus import write_docx, write_markdown, write_pdf
+from tests.corpus import write_docx, write_markdown, write_pdf, write_slow_text
 
 NOVEL = Path(os.environ.get("ENCLAVE_EXAMPLE_DOCS", "/work/shared/data/example-docs")) / "book-war-and-peace-1225p.txt"
-LIMITS = WorkerLimits(timeout_s=10, parse=ParseLimits())  # the novel takes longer than this: `timeout`
+LIMITS = WorkerLimits(timeout_s=10, parse=ParseLimits())  # the novel takes far longer than this: `timeout`
 
 
 def _files(root: Path) -> list[Path]:
-    novel = root / "novel.txt"
-    novel.write_bytes(NOVEL.read_bytes())
+    novel = write_slow_text(root / "novel.txt", NOVEL)
     (root / "broken.pdf").write_bytes(b"%PDF-1.7\nthis is not a PDF body\n")
     return [
         write_docx(root / "rota.docx", "Night rota", ["Swaps are agreed with the duty manager."]),
