@@ -194,7 +194,7 @@ def test_a_declared_legacy_encoding_decodes_non_utf8_text(tmp_path: Path) -> Non
 
 
 def test_limits_stop_a_slow_parse_and_the_next_file_still_parses(settings: Settings, tmp_path: Path) -> None:
-    """A real over-long parse (a 1,225-page novel, four times over, under a 5 s limit) is killed; the worker restarts."""
+    """A real over-long parse (a 1,225-page novel, twelve times over, under a 5 s limit) is killed; the worker restarts."""
     from enclave.ingest_job import folder_source, run_ingest_job
 
     novel = Path(os.environ.get("ENCLAVE_EXAMPLE_DOCS", "/work/shared/data/example-docs")) / "book-war-and-peace-1225p.txt"
