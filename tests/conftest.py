@@ -57,3 +57,15 @@ def no_network(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[str]]:
     monkeypatch.setattr(socket, "getaddrinfo", refuse_lookup)
     monkeypatch.setattr(socket, "create_connection", lambda *a, **k: refuse_connect(None, a[0] if a else None))  # type: ignore[arg-type]
     yield attempts
+
+
+@pytest.hookimpl(wrapper=True, tryfirst=True)
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> Iterator[None]:
+    """The failing tests' names once more, last and one per line: under CI pytest prints each failure's
+    whole message in the short summary, and a log read from its tail would show only the last one."""
+    yield  # after pytest's own summary
+    failed = [r.nodeid for key in ("failed", "error") for r in terminalreporter.stats.get(key, [])]
+    if failed:
+        terminalreporter.write_sep("=", f"{len(failed)} failing")
+        for nodeid in failed:
+            terminalreporter.write_line(nodeid)
