@@ -13,11 +13,13 @@ command -v "$PY" >/dev/null || PY=python3
 # llama.cpp is compiled for this CPU, but without ggml's AMX kernels: on a CPU with AMX
 # (Xeon Sapphire Rapids and later) they segfault on the default model's first answer
 # (llama.cpp#20824; measured here). GGML_NATIVE would put -march=native after any -mno-amx
-# flag, so the native tuning is passed here instead. A build that has them is rebuilt.
+# flag, so the native tuning is passed here instead, and ggml's portable defaults (-mavx2,
+# -mfma...: they would break a CPU without them) are turned off. A build with AMX is rebuilt.
 LLAMA_CPP="$(grep -o 'llama-cpp-python==[0-9.]*' pyproject.toml)"
 if [ "$(uname -m)" = x86_64 ]; then
   native="-march=native -mno-amx-tile -mno-amx-int8 -mno-amx-bf16"
-  export CMAKE_ARGS="${CMAKE_ARGS:-} -DGGML_NATIVE=OFF -DCMAKE_C_FLAGS='$native' -DCMAKE_CXX_FLAGS='$native'"
+  portable_off="-DGGML_SSE42=OFF -DGGML_AVX=OFF -DGGML_AVX2=OFF -DGGML_BMI2=OFF -DGGML_FMA=OFF -DGGML_F16C=OFF"
+  export CMAKE_ARGS="${CMAKE_ARGS:-} -DGGML_NATIVE=OFF $portable_off -DCMAKE_C_FLAGS='$native' -DCMAKE_CXX_FLAGS='$native'"
 fi
 if ! .venv/bin/python -c "import sys, llama_cpp; sys.exit(b'AMX_INT8 = 1' in llama_cpp.llama_print_system_info())" 2>/dev/null; then
   .venv/bin/pip install -q --no-cache-dir --force-reinstall --no-deps "$LLAMA_CPP"
