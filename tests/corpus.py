@@ -10,9 +10,9 @@ from pathlib import Path
 
 def write_slow_text(path: Path, novel: Path, copies: int = 12) -> Path:
     """A plain-text file that no machine parses within a test's time limit: `copies` of a long novel
-    back to back. War and Peace once takes unstructured 14 s on this project's 2-core Xeon and less than
-    10 s (likely 5) on CI's host; twelve copies keep a 10 s limit five times too short on a CPU three
-    times faster than the Xeon."""
+    back to back. War and Peace once takes unstructured 14 s on this project's 2-core Xeon and took less
+    than 10 s on a CI host; twelve copies keep a 10 s limit four times too short on a CPU three times
+    faster than the Xeon."""
     text = novel.read_bytes()
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_bytes(text * copies)
