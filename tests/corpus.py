@@ -2,18 +2,23 @@
 
 from __future__ import annotations
 
+import os
 import struct
 from collections.abc import Sequence
 from email.message import EmailMessage
 from pathlib import Path
 
 
-def write_slow_text(path: Path, novel: Path, copies: int = 12) -> Path:
-    """A plain-text file that no machine parses within a test's time limit: `copies` of a long novel
+# A 1,225-page novel from the shared example documents.
+NOVEL = Path(os.environ.get("ENCLAVE_EXAMPLE_DOCS", "/work/shared/data/example-docs")) / "book-war-and-peace-1225p.txt"
+
+
+def write_slow_text(path: Path, copies: int = 12) -> Path:
+    """A plain-text file that no machine parses within a test's time limit: `copies` of NOVEL
     back to back. War and Peace once takes unstructured 14 s on this project's 2-core Xeon and took less
     than 10 s on a CI host; twelve copies keep a 10 s limit four times too short on a CPU three times
     faster than the Xeon."""
-    text = novel.read_bytes()
+    text = NOVEL.read_bytes()
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_bytes(text * copies)
     return path

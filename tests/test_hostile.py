@@ -4,7 +4,6 @@ written outside the job's temp area, the good files in the same batch are ingest
 from __future__ import annotations
 
 import io
-import os
 import zipfile
 from email.message import EmailMessage
 from pathlib import Path
@@ -12,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from enclave.settings import Settings
-from tests.corpus import write_docx, write_msg, write_pdf, write_slow_text, write_xlsx
+from tests.corpus import NOVEL, write_docx, write_msg, write_pdf, write_slow_text, write_xlsx
 from ingest.manifest import Manifest
 from ingest.pipeline import verify
 
@@ -197,12 +196,11 @@ def test_limits_stop_a_slow_parse_and_the_next_file_still_parses(settings: Setti
     """A real over-long parse (a 1,225-page novel, twelve times over, under a 5 s limit) is killed; the worker restarts."""
     from enclave.ingest_job import folder_source, run_ingest_job
 
-    novel = Path(os.environ.get("ENCLAVE_EXAMPLE_DOCS", "/work/shared/data/example-docs")) / "book-war-and-peace-1225p.txt"
-    if not novel.exists():
+    if not NOVEL.exists():
         pytest.skip("example-docs not present")
     root = tmp_path / "share"
     root.mkdir()
-    write_slow_text(root / "a-novel.txt", novel)
+    write_slow_text(root / "a-novel.txt")
     (root / "b-notes.md").write_text("# Notes\n\nThe loading dock closes at 5 pm.\n")
     strict = settings.model_copy(update={"ingest": settings.ingest.model_copy(update={"parse_timeout_s": 5})})
     report = run_ingest_job(strict, [folder_source(strict, root)], trigger="test", actor="tester")
@@ -215,10 +213,9 @@ def test_worker_counts_the_restart_after_a_timeout(tmp_path: Path) -> None:
     from ingest.errors import ParseTimeout
     from ingest.worker import ParseWorker, WorkerLimits
 
-    novel = Path(os.environ.get("ENCLAVE_EXAMPLE_DOCS", "/work/shared/data/example-docs")) / "book-war-and-peace-1225p.txt"
-    if not novel.exists():
+    if not NOVEL.exists():
         pytest.skip("example-docs not present")
-    slow = write_slow_text(tmp_path / "novel.txt", novel)
+    slow = write_slow_text(tmp_path / "novel.txt")
     notes = tmp_path / "notes.md"
     notes.write_text("# Notes\n\nThe loading dock closes at 5 pm.\n")
     with ParseWorker(WorkerLimits(timeout_s=5), tmp_path / "parse") as worker:

@@ -3,7 +3,6 @@ returns the result of the file asked for, exactly as one child parsing them in t
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import psutil
@@ -13,12 +12,11 @@ from ingest.precheck import ParseLimits
 from ingest.worker import ParsePool, ParseWorker, WorkerLimits
 from tests.corpus import write_docx, write_markdown, write_pdf, write_slow_text
 
-NOVEL = Path(os.environ.get("ENCLAVE_EXAMPLE_DOCS", "/work/shared/data/example-docs")) / "book-war-and-peace-1225p.txt"
 LIMITS = WorkerLimits(timeout_s=10, parse=ParseLimits())  # the novel takes far longer than this: `timeout`
 
 
 def _files(root: Path) -> list[Path]:
-    novel = write_slow_text(root / "novel.txt", NOVEL)
+    novel = write_slow_text(root / "novel.txt")
     (root / "broken.pdf").write_bytes(b"%PDF-1.7\nthis is not a PDF body\n")
     return [
         write_docx(root / "rota.docx", "Night rota", ["Swaps are agreed with the duty manager."]),

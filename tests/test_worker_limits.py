@@ -14,8 +14,8 @@ import pytest
 
 from enclave.settings import Settings
 from ingest.pipeline import Progress
+from tests.corpus import NOVEL
 
-NOVEL = Path(os.environ.get("ENCLAVE_EXAMPLE_DOCS", "/work/shared/data/example-docs")) / "book-war-and-peace-1225p.txt"
 # The parse child imports unstructured under its RLIMIT_AS: it starts at about 950 MiB of address space
 # (900 fails while warming up), so 1,280 leaves room to start and to parse a small file, not a big table.
 TIGHT_MEMORY_MB = 1280
