@@ -164,17 +164,22 @@ def child_main(conn: Any, memory_bytes: int, temp_dir: str, limits: ParseLimits)
             return
         if path is None:
             return
+        out_of_memory = False
         try:
             conn.send(("ok", parse_file(Path(path), limits)))
         except IngestError as exc:
             conn.send(("err", exc.code, str(exc), exc.hint))
         except MemoryError:
-            conn.send(("err", ParseMemory.code, "the parser ran past its memory limit", "raise ingest.parse_memory_mb"))
-            os._exit(3)
+            # Answered below: inside this block the traceback still holds the failed parse's data, so
+            # even sending the answer can run out of memory and the file would read as a crash.
+            out_of_memory = True
         except Exception as exc:  # noqa: BLE001  any other parser failure is this file's failure
             conn.send(("err", "corrupt", f"{type(exc).__name__}: {str(exc)[:300]}", "check the file opens in its own application"))
         finally:
             _empty(Path(temp_dir))
+        if out_of_memory:
+            conn.send(("err", ParseMemory.code, "the parser ran past its memory limit", "raise ingest.parse_memory_mb"))
+            os._exit(3)
 
 
 def _warm_up(temp_dir: Path, limits: ParseLimits) -> None:
