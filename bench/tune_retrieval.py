@@ -3,8 +3,8 @@
 The product's own figure comes from `enclave eval retrieval`. This script scores the choices that were
 considered for it: dense only, BM25 only, reciprocal-rank fusion, convex fusion of min-max, z-score or
 theoretical-min normalised scores, the dense weight, the prefetch depth, 128-token chunks, the document title
-repeated on every chunk, fusing per document instead of per chunk (BM25 over whole documents, too), and
-dense pseudo-relevance feedback. It uses the product's chunks (`ingest.chunk` with the bundled MiniLM's token
+repeated on every chunk, fusing per document instead of per chunk (BM25 over whole documents, too),
+dense pseudo-relevance feedback, and a dense score that also looks at each chunk's best short window. It uses the product's chunks (`ingest.chunk` with the bundled MiniLM's token
 counts, on `rag.eval.scratch.eval_document`), its embedder (sentence-transformers fp32) and Qdrant Edge's
 BM25, embedded once into --cache, and ranks in numpy (exact search, as the Edge store does). Each row is
 compared with the default by a paired bootstrap over the queries: on a few hundred queries, differences
@@ -57,6 +57,9 @@ class Variant:
     # Dense pseudo-relevance feedback (Rocchio): (m, beta) adds beta x the mean vector of the first pass's
     # top m chunks to the query vector, then ranks again.
     feedback: tuple[int, float] | None = None
+    # Windows of about this many tokens (sentence-aligned) inside each chunk, embedded too: the chunk's dense
+    # score becomes the mean of its own cosine and its best window's (0: the chunk's cosine alone).
+    windows: int = 0
     extra: dict[str, Any] = field(default_factory=dict)
 
 
@@ -85,6 +88,8 @@ MORE = [
     Variant("dense feedback, top 3 chunks, beta 0.3", feedback=(3, 0.3)),
     Variant("dense feedback, top 5 chunks, beta 0.6", feedback=(5, 0.6)),
     Variant("dense feedback, top 5 chunks, beta 1.0", feedback=(5, 1.0)),
+    Variant("dense only, at the mean of the chunk and its best 64-token window", mode="dense", windows=64),
+    Variant("dense at the mean of the chunk and its best 64-token window", windows=64),
 ]
 
 
@@ -115,8 +120,35 @@ class Corpus:
             chunks_file.write_text(json.dumps({"texts": self.texts, "owners": self.owners}))
             np.save(vectors_file, self.dense)
         self.owner = np.asarray(self.owners)
+        self._cache, self._tag, self._dense_side, self._embedder = cache, tag, dense, embedder
         self._bm25: Bm25Scorer | None = None
         self._documents: Documents | None = None
+
+    def best_window_scores(self, tokens: int, qvecs: Any) -> Any:
+        """For each query, each chunk's best cosine over its windows of about `tokens` tokens (embedded once, cached)."""
+        import numpy as np
+        from llama_index.core.node_parser import SentenceSplitter
+
+        path = self._cache / f"windows-{tokens}-{self._tag}{self._dense_side.suffix}.npz"
+        if not path.is_file():
+            splitter = SentenceSplitter(
+                chunk_size=tokens, chunk_overlap=0, tokenizer=self._embedder.token_ids, paragraph_separator="\n\n"
+            )
+            texts, parents = [], []
+            for i, text in enumerate(self.texts):
+                pieces = [p.strip() for p in splitter.split_text(text) if p.strip()] or [text]
+                texts += pieces
+                parents += [i] * len(pieces)
+            t0 = time.perf_counter()
+            vectors = np.asarray(self._dense_side.embed_documents(texts), dtype="float32")
+            print(f"embedded {len(texts)} windows of {tokens} tokens in {time.perf_counter() - t0:.0f} s", file=sys.stderr)
+            np.savez(path, vectors=vectors, parents=np.asarray(parents))
+        saved = np.load(path)
+        vectors, parents = saved["vectors"], saved["parents"]
+        best = np.full((len(qvecs), len(self.texts)), -np.inf, dtype="float32")
+        for j, row in enumerate(qvecs @ vectors.T):
+            np.maximum.at(best[j], parents, row)
+        return best
 
     def documents(self) -> Documents:
         """The documents in chunk order of first appearance."""
@@ -266,6 +298,8 @@ def rank(v: Variant, corpus: Corpus, query: Query) -> list[str]:
     from rag.eval.metrics import dedupe_docs
 
     dense, sparse = query.dense, query.sparse
+    if v.windows:
+        dense = (dense + query.windows) / 2
     if v.mode in ("dense", "bm25"):
         return dedupe_docs(list(corpus.owner[_top(dense if v.mode == "dense" else sparse, 2 * DEPTH)]))[:DEPTH]
     if v.feedback:
@@ -289,6 +323,7 @@ class Query:
     dense: Any
     sparse: Any
     document_sparse: Any = None
+    windows: Any = None  # each chunk's best window cosine (variants with `windows`)
 
 
 class Documents:
@@ -366,6 +401,7 @@ def main() -> None:
     corpora: dict[tuple[int, bool], Corpus] = {}
     scores: dict[tuple[int, bool], tuple[Any, Any]] = {}
     document_sparse = None
+    window_scores: dict[tuple[int, bool, int], Any] = {}
     results: dict[str, dict[str, list[float]]] = {}
     for v in variants:
         key = (v.chunk_tokens, v.title_on_every_chunk)
@@ -376,9 +412,15 @@ def main() -> None:
             ids = corpora[key].documents().ids
             whole = {d.doc_id: f"{d.title.strip()}\n\n{d.text.strip()}".strip() for d in data.docs}
             document_sparse = Bm25Scorer([whole[i] for i in ids]).scores(queries)
+        if v.windows and (*key, v.windows) not in window_scores:
+            window_scores[(*key, v.windows)] = corpora[key].best_window_scores(v.windows, qvecs)
+        windows = window_scores.get((*key, v.windows))
         dense, sparse = scores[key]
         run = {
-            q: rank(v, corpora[key], Query(qvecs[j], dense[j], sparse[j], None if document_sparse is None else document_sparse[j]))
+            q: rank(v, corpora[key], Query(
+                qvecs[j], dense[j], sparse[j], None if document_sparse is None else document_sparse[j],
+                None if windows is None else windows[j],
+            ))
             for j, q in enumerate(qids)
         }
         results[v.name] = per_query(run, qrels)

@@ -134,10 +134,13 @@ def test_tuning_script_runs_and_scores_the_default(home: Path, tmp_path: Path) -
     assert proc.returncode == 0, proc.stderr[-3000:]
     rows = {r["variant"]: r for r in json.loads(out.read_text())["rows"]}
     assert len(rows) > 4 and "| BM25 only |" in proc.stdout
-    # Each tiny document is one chunk, found first: fused per document, or with the top chunk fed back
-    # into the query, every variant of the default fusion must give the same figures.
-    same = [r for name, r in rows.items() if name.endswith("(default)") or name.startswith(("fused per document", "dense feedback"))]
-    assert len(same) == 7
+    # Each tiny document is one chunk, found first, and shorter than a window: fused per document, with the
+    # top chunk fed back into the query, or with its best window, every variant of the default fusion must
+    # give the same figures.
+    prefixes = ("fused per document", "dense feedback", "dense at the mean of the chunk")
+    same = [r for name, r in rows.items() if name.endswith("(default)") or name.startswith(prefixes)]
+    assert len(same) == 8
+    assert any((tmp_path / "cache").rglob("windows-64-256*.npz"))
     # --versus-dtype: the default fusion with fp32 vectors, paired against the default row (here, the same figures).
     same.append(rows["convex, min-max, w 0.5, prefetch 100, dense side in float32"])
     assert rows["dense only, dense side in float32"]["recall@100"] == pytest.approx(EXPECTED["recall@100"])
