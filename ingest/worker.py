@@ -41,7 +41,9 @@ class ParseWorker:
 
     def __init__(self, limits: WorkerLimits, temp_dir: Path) -> None:
         self._limits = limits
-        self._temp_dir = Path(temp_dir)
+        # Absolute: the child changes into this folder, where a path relative to the caller's folder (the
+        # default ENCLAVE_HOME, ./.enclave) would point nowhere.
+        self._temp_dir = Path(temp_dir).resolve()
         self._proc: Any = None
         self._conn: Any = None
         self._starts = 0

@@ -108,3 +108,33 @@ def test_index_built_by_another_embedder_is_a_clear_error(home: Path, tmp_path: 
     assert result.returncode == 1
     assert "all-MiniLM-L6-v2" in result.stderr and "e5-small-v2" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_the_readme_commands_work_with_the_default_home(tmp_path: Path, monkeypatch, assembled_model: Path) -> None:
+    """`enclave ingest ./docs` then `enclave ask`, run from a site folder without ENCLAVE_HOME, as the README says.
+
+    The state then lives in the relative default `./.enclave`. The parse child changes into its own temp folder,
+    so any path it is handed relative to the caller's folder would point nowhere (every file used to be skipped
+    as "the parser process exited while starting").
+    """
+    from tests.sync_support import install_home
+
+    site = tmp_path / "site"
+    install_home(monkeypatch, site / ".enclave", assembled_model, user="tester")
+    corpus.write_markdown(site / "docs" / "dock.md", "Loading dock", ["The loading dock closes at 18:30 on weekdays."])
+    env = {k: v for k, v in os.environ.items() if k not in ("ENCLAVE_HOME", "ENCLAVE_CONFIG")}
+
+    def run(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "enclave", *args],
+            capture_output=True, text=True, timeout=600, check=False, env=env, cwd=site,
+        )
+
+    ingested = run("ingest", "./docs", "--json")
+    assert ingested.returncode == 0, ingested.stderr[-3000:]
+    report = json.loads(ingested.stdout)
+    assert report["ingested"] == ["docs/dock.md"] and report["failed"] == [], report
+    asked = run("ask", "--json", "When does the loading dock close?")
+    assert asked.returncode == 0, asked.stderr[-3000:]
+    answer = json.loads(asked.stdout)
+    assert answer["found"] and answer["citations"][0]["source"] == "docs/dock.md", answer
