@@ -4,8 +4,9 @@ The product's own figure comes from `enclave eval retrieval`. This script scores
 considered for it: dense only, BM25 only, reciprocal-rank fusion, convex fusion of min-max, z-score or
 theoretical-min normalised scores, the dense weight, the prefetch depth, 128-token chunks, the document title
 repeated on every chunk, fusing per document instead of per chunk (BM25 over whole documents, too),
-dense pseudo-relevance feedback, and a dense score that also looks at each chunk's best short window. It uses the product's chunks (`ingest.chunk` with the bundled MiniLM's token
-counts, on `rag.eval.scratch.eval_document`), its embedder (sentence-transformers fp32) and Qdrant Edge's
+dense pseudo-relevance feedback, and a dense score that also looks at each chunk's best short window. It uses
+the product's chunks (`ingest.chunk` with the bundled MiniLM's token counts, on
+`rag.eval.scratch.eval_document`), its embedder (sentence-transformers, in the configured dtype) and Qdrant Edge's
 BM25, embedded once into --cache, and ranks in numpy (exact search, as the Edge store does). Each row is
 compared with the default by a paired bootstrap over the queries: on a few hundred queries, differences
 of less than about 0.01 nDCG@10 are noise.

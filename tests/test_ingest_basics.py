@@ -9,6 +9,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from tests import corpus
 
 
@@ -110,7 +112,9 @@ def test_index_built_by_another_embedder_is_a_clear_error(home: Path, tmp_path: 
     assert "Traceback" not in result.stderr
 
 
-def test_the_readme_commands_work_with_the_default_home(tmp_path: Path, monkeypatch, assembled_model: Path) -> None:
+def test_the_readme_commands_work_with_the_default_home(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, assembled_model: Path
+) -> None:
     """`enclave ingest ./docs` then `enclave ask`, run from a site folder without ENCLAVE_HOME, as the README says.
 
     The state then lives in the relative default `./.enclave`. The parse child changes into its own temp folder,
