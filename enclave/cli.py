@@ -7,7 +7,9 @@ import sys
 from typing import Annotated, Any
 
 import typer
+from pydantic import ValidationError
 from rich.console import Console
+from rich.markup import escape
 
 from enclave.cli_audit import audit_app
 from enclave.cli_eval import eval_app
@@ -44,6 +46,13 @@ def main() -> None:
         err.print(f"[bold red]error:[/] {exc}")
         if getattr(exc, "hint", ""):
             err.print(f"  next step: {exc.hint}")
+        sys.exit(1)
+    except ValidationError as exc:  # a setting from enclave.toml or an ENCLAVE_* variable has a bad value
+        for problem in exc.errors():
+            where = ".".join(str(part) for part in problem["loc"])
+            text = f"setting {where}: {problem['msg']} (got {problem.get('input')!r})"
+            err.print(f"[bold red]error:[/] {escape(text)}")
+        err.print("  next step: fix it in $ENCLAVE_HOME/enclave.toml or the ENCLAVE_* environment variable (README, Settings)")
         sys.exit(1)
 
 
