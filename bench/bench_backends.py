@@ -101,13 +101,13 @@ def bench_retrieval(n: int, queries: int) -> dict[str, object]:
 
 def bench_generation(questions: int, threads: int) -> dict[str, object]:
     """Per-question time in-process vs over HTTP, same model, same prompts, greedy."""
-    from enclave.settings import DEFAULT_MODEL_NAME, DEFAULT_MODEL_SHA256
+    from enclave.settings import DEFAULT_MODEL_NAME
     from rag.generators.llama_cpp import LlamaCppGenerator
     from rag.generators.openai_http import OpenAIHttpGenerator
-    from rag.models import assemble_default_model
+    from rag.models import assemble_bundled_model, bundled_model
     from tests.contracts.servers import llama_cpp_server
 
-    model = assemble_default_model(Path(tempfile.gettempdir()) / "enclave-bench-model.gguf", DEFAULT_MODEL_SHA256)
+    model = assemble_bundled_model(bundled_model(DEFAULT_MODEL_NAME), Path(tempfile.gettempdir()) / "enclave-bench-model.gguf")
     prompts = [[{"role": "system", "content": "Answer briefly from the context."},
                 {"role": "user", "content": f"Context: {PASSAGE}\nQuestion {i}: how many days can be carried over?"}]
                for i in range(questions)]
@@ -127,7 +127,7 @@ def bench_generation(questions: int, threads: int) -> dict[str, object]:
     runs: dict[str, list[tuple[float, float, str]]] = {"in_process": [], "http": []}
     with llama_cpp_server(model, "bench-key", "bench", n_ctx=4096, threads=threads) as url:
         gens = {
-            "in_process": LlamaCppGenerator(model, DEFAULT_MODEL_SHA256, DEFAULT_MODEL_NAME, n_ctx=4096, n_threads=threads),
+            "in_process": LlamaCppGenerator(model, bundled_model(DEFAULT_MODEL_NAME).sha256, DEFAULT_MODEL_NAME, n_ctx=4096, n_threads=threads),
             "http": OpenAIHttpGenerator(url, api_key_file=str(key), n_ctx=4096),
         }
         for gen in gens.values():

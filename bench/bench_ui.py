@@ -116,10 +116,10 @@ def main() -> None:
 
 def build(root: Path) -> Path:
     """A fresh site (model, policy, accounts, ingested corpus) under `root`."""
-    from enclave.settings import DEFAULT_MODEL_NAME, DEFAULT_MODEL_SHA256
-    from rag.models import assemble_default_model
+    from enclave.settings import DEFAULT_MODEL_NAME
+    from rag.models import assemble_bundled_model, bundled_model
 
-    model = assemble_default_model(root / f"{DEFAULT_MODEL_NAME}.gguf", DEFAULT_MODEL_SHA256)
+    model = assemble_bundled_model(bundled_model(DEFAULT_MODEL_NAME), root / f"{DEFAULT_MODEL_NAME}.gguf")
     os.environ["ENCLAVE_HOME"] = str(root / "home")
     build_site(root / "home", model)
     print(f"site built: {root / 'home'}", flush=True)

@@ -25,10 +25,10 @@ def raw_stream(llm: Any, messages: list[dict[str, str]], max_tokens: int, temper
 
 
 def _model(tmp: Path) -> Path:
-    from enclave.settings import DEFAULT_MODEL_NAME, DEFAULT_MODEL_SHA256
-    from rag.models import assemble_default_model
+    from enclave.settings import DEFAULT_MODEL_NAME
+    from rag.models import assemble_bundled_model, bundled_model
 
-    return assemble_default_model(tmp / f"{DEFAULT_MODEL_NAME}.gguf", DEFAULT_MODEL_SHA256)
+    return assemble_bundled_model(bundled_model(DEFAULT_MODEL_NAME), tmp / f"{DEFAULT_MODEL_NAME}.gguf")
 
 
 def _messages(count_tokens: Any, target: int, question: str) -> list[dict[str, str]]:
@@ -78,8 +78,9 @@ def generate(params: dict[str, Any]) -> dict[str, Any]:
 
     from llama_cpp import Llama
 
-    from enclave.settings import DEFAULT_MODEL_NAME, DEFAULT_MODEL_SHA256, load_settings
+    from enclave.settings import DEFAULT_MODEL_NAME, load_settings
     from rag.generators.llama_cpp import LlamaCppGenerator
+    from rag.models import bundled_model
 
     g = load_settings().generator
     max_tokens = params.get("max_tokens", 64)
@@ -89,7 +90,7 @@ def generate(params: dict[str, Any]) -> dict[str, Any]:
     out: dict[str, Any] = {"n_ctx": n_ctx, "threads": threads, "max_tokens": max_tokens, "repeats": repeats, "sizes": {}}
     with tempfile.TemporaryDirectory() as tmp:
         path = _model(Path(tmp))
-        enclave = LlamaCppGenerator(path, DEFAULT_MODEL_SHA256, DEFAULT_MODEL_NAME, n_ctx=n_ctx, n_threads=threads)
+        enclave = LlamaCppGenerator(path, bundled_model(DEFAULT_MODEL_NAME).sha256, DEFAULT_MODEL_NAME, n_ctx=n_ctx, n_threads=threads)
         enclave.warm_up()
         raw = Llama(model_path=str(path), n_ctx=n_ctx, n_threads=threads, seed=g.seed, verbose=False)
         sides = {

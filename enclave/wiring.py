@@ -10,7 +10,7 @@ from dataclasses import replace
 from functools import partial
 from pathlib import Path
 
-from enclave.settings import DEFAULT_MODEL_NAME, DEFAULT_MODEL_SHA256, Settings
+from enclave.settings import Settings
 from ingest.embed import Bm25Encoder, SentenceTransformerEmbedder, bundled_minilm_path
 from ingest.index.base import VectorIndex
 from ingest.index.edge import EdgeIndex
@@ -26,7 +26,7 @@ from rag.answer import AnswerConfig, Answerer
 from rag.generators.audited import AuditedGenerator
 from rag.generators.base import Generator
 from rag.generators.llama_cpp import LlamaCppGenerator
-from rag.models import assemble_default_model
+from rag.models import assemble_bundled_model, bundled_model
 from rag.retrieve import RetrievalConfig, Retriever
 
 DEFAULT_POLICY = """\
@@ -56,8 +56,8 @@ def default_user() -> str:
 
 
 def default_model_path(settings: Settings) -> Path:
-    """Where setup assembles the bundled model."""
-    return settings.models_dir / f"{DEFAULT_MODEL_NAME}.gguf"
+    """Where setup assembles the configured bundled model."""
+    return settings.models_dir / f"{settings.generator.bundled_model}.gguf"
 
 
 def setup_home(settings: Settings) -> list[str]:
@@ -65,7 +65,7 @@ def setup_home(settings: Settings) -> list[str]:
     done = []
     settings.home.mkdir(parents=True, exist_ok=True)
     if not settings.generator.model_path:
-        path = assemble_default_model(default_model_path(settings), DEFAULT_MODEL_SHA256)
+        path = assemble_bundled_model(bundled_model(settings.generator.bundled_model), default_model_path(settings))
         done.append(f"model {path} (sha256 verified)")
     policy_file = settings.policy_dir / POLICY_FILE
     if not policy_file.exists():
@@ -127,7 +127,8 @@ def build_generator(settings: Settings) -> Generator:
             if g.model_path:
                 path, sha, name = Path(g.model_path), g.model_sha256, g.model_name or Path(g.model_path).stem
             else:
-                path, sha, name = default_model_path(settings), DEFAULT_MODEL_SHA256, DEFAULT_MODEL_NAME
+                model = bundled_model(g.bundled_model)
+                path, sha, name = default_model_path(settings), model.sha256, model.name
             return LlamaCppGenerator(
                 path, sha, name, n_ctx=g.n_ctx, n_threads=g.n_threads, temperature=g.temperature, seed=g.seed
             )

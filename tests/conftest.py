@@ -8,16 +8,16 @@ from pathlib import Path
 
 import pytest
 
-from enclave.settings import DEFAULT_MODEL_NAME, DEFAULT_MODEL_SHA256, Settings, load_settings
+from enclave.settings import DEFAULT_MODEL_NAME, Settings, load_settings
 
 
 @pytest.fixture(scope="session")
 def assembled_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The bundled default model, assembled once per test session and sha256-verified."""
-    from rag.models import assemble_default_model
+    from rag.models import assemble_bundled_model, bundled_model
 
     target = tmp_path_factory.mktemp("models") / f"{DEFAULT_MODEL_NAME}.gguf"
-    return assemble_default_model(target, DEFAULT_MODEL_SHA256)
+    return assemble_bundled_model(bundled_model(DEFAULT_MODEL_NAME), target)
 
 
 @pytest.fixture

@@ -13,8 +13,9 @@ import pytest
 import yaml
 from pydantic import BaseModel
 
-from enclave.settings import DEFAULT_MODEL_NAME, DEFAULT_MODEL_SHA256, Settings, load_settings
+from enclave.settings import DEFAULT_MODEL_NAME, Settings, load_settings
 from ingest.offline import OFFLINE_ENV
+from rag.models import bundled_model
 
 ROOT = Path(__file__).resolve().parents[1]
 COMPOSE = ROOT / "compose.yaml"
@@ -99,7 +100,7 @@ def test_the_deployment_settings_load(compose: dict[str, Any], monkeypatch: pyte
     assert (s.generator.backend, s.generator.url) == ("openai", "http://llm:8080/v1")
     assert s.index.api_key_file == "/run/secrets/qdrant_api_key" and s.generator.api_key_file == "/run/secrets/llm_api_key"
     assert [src.path for src in s.ingest.sources] == ["/documents"] and s.ingest.schedule_enabled is False
-    assert s.generator.model_sha256 == DEFAULT_MODEL_SHA256
+    assert s.generator.model_sha256 == bundled_model(DEFAULT_MODEL_NAME).sha256
 
 
 def test_no_telemetry_and_no_hub(compose: dict[str, Any]) -> None:
@@ -144,7 +145,7 @@ def test_model_server_serves_the_model_the_app_names(compose: dict[str, Any]) ->
     assert args[args.index("--api-key-file") + 1] == compose["services"]["app"]["environment"]["ENCLAVE_GENERATOR__API_KEY_FILE"]
     assert any(v.startswith("models:") for v in llm["volumes"]) and "healthcheck" in llm
     assert compose["services"]["model-init"]["volumes"] == ["models:/models"]
-    assert dockerfile_env()["ENCLAVE_GENERATOR__MODEL_SHA256"] == DEFAULT_MODEL_SHA256
+    assert dockerfile_env()["ENCLAVE_GENERATOR__MODEL_SHA256"] == bundled_model(DEFAULT_MODEL_NAME).sha256
 
 
 def test_secrets_are_declared_exemplified_and_kept_out_of_git(compose: dict[str, Any]) -> None:

@@ -90,14 +90,15 @@ def test_model_with_wrong_sha256_is_refused(home: Path, tmp_path: Path, assemble
         byte = f.read(1)
         f.seek(1_000_000)
         f.write(bytes([byte[0] ^ 0xFF]))
-    from enclave.settings import DEFAULT_MODEL_SHA256
+    from enclave.settings import DEFAULT_MODEL_NAME
+    from rag.models import bundled_model
 
     result = enclave(
         "ask", "How long is the archive kept?",
-        env={"ENCLAVE_GENERATOR__MODEL_PATH": str(tampered), "ENCLAVE_GENERATOR__MODEL_SHA256": DEFAULT_MODEL_SHA256},
+        env={"ENCLAVE_GENERATOR__MODEL_PATH": str(tampered), "ENCLAVE_GENERATOR__MODEL_SHA256": bundled_model(DEFAULT_MODEL_NAME).sha256},
     )
     assert result.returncode == 1
-    assert "refusing to load" in result.stderr and DEFAULT_MODEL_SHA256 in result.stderr
+    assert "refusing to load" in result.stderr and bundled_model(DEFAULT_MODEL_NAME).sha256 in result.stderr
     assert "Traceback" not in result.stderr
 
 
@@ -142,3 +143,40 @@ def test_the_readme_commands_work_with_the_default_home(
     assert asked.returncode == 0, asked.stderr[-3000:]
     answer = json.loads(asked.stdout)
     assert answer["found"] and answer["citations"][0]["source"] == "docs/dock.md", answer
+
+
+def test_the_bundled_parts_are_found_without_running_their_code() -> None:
+    """Each bundled model's parts are on disk in order and add up to its size; no part package is imported."""
+    from rag.models import BUNDLED_MODELS, part_files
+
+    for model in BUNDLED_MODELS.values():
+        files = part_files(model)
+        assert [f.name for f in files] == [f"part{n:02}.bin" for n in range(1, len(model.packages) + 1)]
+        assert sum(f.stat().st_size for f in files) == model.size, model.name
+        assert not [p for p in model.packages if p in sys.modules], "a part package's code was run"
+
+
+def test_setup_assembles_the_chosen_bundled_model_and_ask_uses_it(tmp_path: Path) -> None:
+    """`generator.bundled_model` picks the small model: setup assembles and verifies it, and answers name it."""
+    from rag.models import QWEN_CODER_0_5B
+
+    env = {"ENCLAVE_HOME": str(tmp_path / "home"), "ENCLAVE_GENERATOR__BUNDLED_MODEL": QWEN_CODER_0_5B.name}
+    refused = enclave("setup", env={**env, "ENCLAVE_GENERATOR__BUNDLED_MODEL": "gpt-4"})
+    assert refused.returncode == 1 and "setting generator.bundled_model" in refused.stderr, refused.stderr
+    done = enclave("setup", env=env)
+    assert done.returncode == 0, done.stderr
+    assert [p.name for p in (tmp_path / "home" / "models").glob("*.gguf")] == [f"{QWEN_CODER_0_5B.name}.gguf"]
+    corpus.write_markdown(tmp_path / "docs" / "dock.md", "Loading dock", ["The loading dock closes at 18:30 on weekdays."])
+    assert enclave("ingest", str(tmp_path / "docs"), env=env).returncode == 0
+    asked = enclave("ask", "--json", "When does the loading dock close?", env=env)
+    assert asked.returncode == 0, asked.stderr
+    answer = json.loads(asked.stdout)
+    assert answer["model"] == QWEN_CODER_0_5B.name and answer["found"] and "18:30" in answer["answer"], answer
+
+
+def test_a_bad_setting_is_named_without_a_traceback(home: Path) -> None:
+    """A value that does not fit a setting (from enclave.toml or ENCLAVE_*) is one readable error, exit 1."""
+    result = enclave("status", env={"ENCLAVE_RETRIEVAL__TOP_K": "six"})
+    assert result.returncode == 1, result.stderr
+    assert "setting retrieval.top_k: Input should be a valid integer" in result.stderr and "'six'" in result.stderr
+    assert "Traceback" not in result.stderr and "next step" in result.stderr

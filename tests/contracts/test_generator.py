@@ -8,12 +8,13 @@ from pathlib import Path
 
 import pytest
 
-from enclave.settings import DEFAULT_MODEL_NAME, DEFAULT_MODEL_SHA256, Settings
+from enclave.settings import DEFAULT_MODEL_NAME, Settings
 from enclave.wiring import build_generator
 from ingest.pipeline import file_sha256
 from rag.errors import GenerationFailed, ModelRejected
 from rag.generators.base import Generator, Message
 from rag.generators.openai_http import OpenAIHttpGenerator
+from rag.models import bundled_model
 from tests.contracts.ggml import write_tiny_gpt2
 from tests.contracts.servers import llama_cpp_server
 
@@ -51,7 +52,7 @@ def make_generator(kind: str, request: pytest.FixtureRequest) -> Generator:
     """The adapter under test, built by the composition root from settings, as a deployment builds it."""
     if kind == "llama_cpp":
         model = request.getfixturevalue("assembled_model")
-        g = {"model_path": str(model), "model_sha256": DEFAULT_MODEL_SHA256, "model_name": DEFAULT_MODEL_NAME}
+        g = {"model_path": str(model), "model_sha256": bundled_model(DEFAULT_MODEL_NAME).sha256, "model_name": DEFAULT_MODEL_NAME}
     elif kind == "openai":
         g = {"url": request.getfixturevalue("served_url"), "model": ALIAS, "api_key_file": str(request.getfixturevalue("key_file"))}
     else:
@@ -100,7 +101,7 @@ def test_same_question_same_answer(generator: Generator) -> None:
 
 
 def test_real_models_answer_from_the_context(generator: Generator) -> None:
-    if generator.model_sha256 and generator.model_sha256 != DEFAULT_MODEL_SHA256:
+    if generator.model_sha256 and generator.model_sha256 != bundled_model(DEFAULT_MODEL_NAME).sha256:
         pytest.skip("the ctransformers test model has random weights: it loads and generates, it cannot answer")
     assert "heron" in "".join(run(generator, CODE_WORD, 24)).lower()  # type: ignore[arg-type]
 
@@ -133,7 +134,7 @@ def test_ctransformers_refuses_a_current_gguf(assembled_model: Path) -> None:
     pytest.importorskip("ctransformers", reason="optional backend: pip install 'enclave[ctransformers]'")
     from rag.generators.ctransformers_backend import CTransformersGenerator
 
-    gen = CTransformersGenerator(assembled_model, DEFAULT_MODEL_SHA256, "llama")
+    gen = CTransformersGenerator(assembled_model, bundled_model(DEFAULT_MODEL_NAME).sha256, "llama")
     with pytest.raises(ModelRejected) as info:
         gen.warm_up()
     assert "llama_cpp" in info.value.hint
