@@ -101,3 +101,17 @@ def test_parse_workers_bench_runs_the_ingest_job_both_ways_on_the_same_files(tmp
     assert all(r["ingested"] == ["docs/dock.md", "docs/rota.docx"] and len(r["failed"]) == 1 for r in runs)
     assert runs[0]["chunks"] == runs[1]["chunks"] > 0
     assert "| 2 |" in proc.stdout and "× |" in proc.stdout
+
+
+def test_models_bench_asks_both_sets_through_the_answer_path(tmp_path: Path) -> None:
+    """bench/bench_models.py --quick: a bundled model set up, policy and SQuAD questions answered and scored."""
+    out = tmp_path / "models.json"
+    proc = subprocess.run(
+        [sys.executable, str(ROOT / "bench" / "bench_models.py"), "--quick", "--out", str(out)],
+        check=False, capture_output=True, text=True, timeout=1800, cwd=tmp_path,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:] + proc.stdout[-3000:]
+    (row,) = json.loads(out.read_text())["models"]
+    assert row["policy_qa"]["questions"] == 2 and row["policy_qa"]["first_citation_expected"] > 0
+    assert row["squad"]["questions"] == 2 and row["squad"]["seconds_per_question"] > 0
+    assert f"| {row['model']} |" in proc.stdout
