@@ -46,6 +46,9 @@ def test_sign_in_ask_and_open_the_cited_passage(served: tuple[str, Path]) -> Non
         timing = browser.ask(driver, "How many days of annual leave do full-time staff get?")
         answer = browser.last_answer(driver)
         assert "27" in answer and "[1]" in answer, answer
+        # The prompt's worked example is about a cafeteria; a small model used to copy its subject into the
+        # answer ("The cafeteria receives 27 days of annual leave").
+        assert "cafeteria" not in answer.lower(), answer
         labels = browser.source_labels(driver)
         assert labels and "leave-policy.docx" in labels[0], labels
         browser.open_source(driver, 0)
