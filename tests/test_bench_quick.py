@@ -105,9 +105,12 @@ def test_parse_workers_bench_runs_the_ingest_job_both_ways_on_the_same_files(tmp
 
 def test_models_bench_asks_both_sets_through_the_answer_path(tmp_path: Path) -> None:
     """bench/bench_models.py --quick: a bundled model set up, policy and SQuAD questions answered and scored."""
-    out = tmp_path / "models.json"
+    from tests.test_eval_qa import SQUAD
+
+    out, squad = tmp_path / "models.json", tmp_path / "squad.json"
+    squad.write_text(json.dumps(SQUAD))  # the shared SQuAD sample may not be beside a CI checkout
     proc = subprocess.run(
-        [sys.executable, str(ROOT / "bench" / "bench_models.py"), "--quick", "--out", str(out)],
+        [sys.executable, str(ROOT / "bench" / "bench_models.py"), "--quick", "--squad", str(squad), "--out", str(out)],
         check=False, capture_output=True, text=True, timeout=1800, cwd=tmp_path,
     )
     assert proc.returncode == 0, proc.stderr[-3000:] + proc.stdout[-3000:]
