@@ -147,8 +147,13 @@ def test_the_readme_commands_work_with_the_default_home(
 
 def test_the_bundled_parts_are_found_without_running_their_code() -> None:
     """Each bundled model's parts are on disk in order and add up to its size; no part package is imported."""
+    from typing import get_args
+
+    from enclave.settings import DEFAULT_MODEL_NAME, BundledModelName
     from rag.models import BUNDLED_MODELS, part_files
 
+    # The setting's allowed names are written out in settings (kept free of rag imports): they must be the catalogue's.
+    assert get_args(BundledModelName) == tuple(BUNDLED_MODELS) and DEFAULT_MODEL_NAME in BUNDLED_MODELS
     for model in BUNDLED_MODELS.values():
         files = part_files(model)
         assert [f.name for f in files] == [f"part{n:02}.bin" for n in range(1, len(model.packages) + 1)]
