@@ -76,7 +76,8 @@ def render(results: dict[str, Any]) -> str:
         g = s["generate"]
         lines += [
             f"Generation: Enclave and raw llama-cpp-python in one process, interleaved, median of {g['repeats']} "
-            f"turns each, {g['max_tokens']} tokens asked, {g['threads']} threads; positive overhead = Enclave slower.",
+            f"turns each, {g['max_tokens']} tokens asked, {g['threads']} threads, {g.get('passages', 'synthetic')} passages; "
+            "positive overhead = Enclave slower.",
             "",
             "| Generation prompt | impl | prompt tokens | TTFT s | prompt tok/s | gen tok/s (over n pieces) | TTFT with cached prefix s | prefix speedup |",
             "|---|---|---|---|---|---|---|---|",
