@@ -31,18 +31,12 @@ def _model(tmp: Path) -> Path:
     return assemble_bundled_model(bundled_model(DEFAULT_MODEL_NAME), tmp / f"{DEFAULT_MODEL_NAME}.gguf")
 
 
-def _messages(count_tokens: Any, target: int, question: str) -> list[dict[str, str]]:
-    """The product's packed prompt, filled with passages until it holds about `target` tokens.
-
-    The passages are SciFact abstracts where the shared data is present: real text the model can summarise
-    at length. Over the generated word lists the 1.5B model stopped after 4 pieces at 4k tokens, which left
-    no decode rate to compare.
-    """
+def _messages(count_tokens: Any, target: int, question: str, texts: list[str]) -> list[dict[str, str]]:
+    """The product's packed prompt, filled with `texts` as passages until it holds about `target` tokens."""
     from ingest.index.base import Hit
     from ingest.schema import Chunk
     from rag.prompt import pack_prompt
 
-    texts = [text for _, _, text in data.corpus_texts(400)[0]]
     hits = [
         Hit(Chunk(f"id{i}", "d", f"bench/{i}.txt", "0", i, t, None, None, ("NarrativeText",), ("x",)), 1.0, 1.0, 1.0)
         for i, t in enumerate(texts)
@@ -92,9 +86,12 @@ def generate(params: dict[str, Any]) -> dict[str, Any]:
     repeats = params.get("repeats", 1)
     n_ctx = max(params["sizes"]) + 1024
     threads = g.n_threads or (os.cpu_count() or 1)
+    # SciFact abstracts where the shared data is present: real text the model can summarise at length. Over
+    # generated word lists the 1.5B model stopped after 4 pieces at 4k tokens, leaving no decode rate to compare.
+    docs, source = data.corpus_texts(400)
+    texts = [text for _, _, text in docs]
     out: dict[str, Any] = {
-        "n_ctx": n_ctx, "threads": threads, "max_tokens": max_tokens, "repeats": repeats,
-        "passages": data.corpus_texts(1)[1], "sizes": {},
+        "n_ctx": n_ctx, "threads": threads, "max_tokens": max_tokens, "repeats": repeats, "passages": source, "sizes": {},
     }
     with tempfile.TemporaryDirectory() as tmp:
         path = _model(Path(tmp))
@@ -106,7 +103,7 @@ def generate(params: dict[str, Any]) -> dict[str, Any]:
             "raw": (lambda m, n: raw_stream(raw, m, n, g.temperature, g.seed), raw.reset),
         }
         for size in params["sizes"]:
-            messages = _messages(enclave.count_tokens, size, LONG_ANSWER_QUESTION)
+            messages = _messages(enclave.count_tokens, size, LONG_ANSWER_QUESTION, texts)
             follow = _follow_up(messages)
             samples: dict[str, dict[str, list[float]]] = {
                 s: {"ttft_s": [], "tokens_per_s": [], "generated_pieces": [], "ttft_cached_prefix_s": []} for s in sides

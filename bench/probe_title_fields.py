@@ -27,7 +27,9 @@ if str(ROOT) not in sys.path:
 def main() -> None:
     import numpy as np
 
-    from bench.tune_retrieval import DEFAULT, Bm25Scorer, Corpus, Dense, Query, paired_interval, per_query, rank
+    from bench.tune_retrieval import (
+        DEFAULT, Bm25Scorer, Corpus, Dense, Query, _query_vectors, paired_interval, per_query, rank,
+    )
     from enclave.settings import load_settings
     from enclave.wiring import build_embedder
     from rag.eval.beir import load_beir
@@ -48,24 +50,21 @@ def main() -> None:
     dense_side = Dense(embedder)
     cache = args.cache / f"{args.beir.name}-{corpus_digest(data.docs)[:12]}"
     cache.mkdir(parents=True, exist_ok=True)
-    qpath = cache / f"queries-{hashlib.sha256(json.dumps(qids).encode()).hexdigest()[:12]}{dense_side.suffix}.npy"
-    if not qpath.is_file():
-        np.save(qpath, np.asarray(dense_side.embed_documents(queries), dtype="float32"))
-    qvecs = np.load(qpath)
+    query_tag = hashlib.sha256(json.dumps(qids).encode()).hexdigest()[:12]
+    qvecs = _query_vectors(cache / f"queries-{query_tag}{dense_side.suffix}.npy", dense_side, queries)
     plain = Corpus(cache, data.docs, embedder, 256, False, dense_side)
     titled = Corpus(cache, data.docs, embedder, 256, True, dense_side)  # the same chunks, title prepended
 
     title_of = {d.doc_id: d.title.strip() for d in data.docs}
     ids = list(dict.fromkeys(plain.owners))
-    tpath = cache / f"titles{dense_side.suffix}.npy"
-    if not tpath.is_file():
-        np.save(tpath, np.asarray(dense_side.embed_documents([title_of[i] or " " for i in ids]), dtype="float32"))
+    # Each title embedded once, cached like the queries' vectors.
+    title_vectors = _query_vectors(cache / f"titles{dense_side.suffix}.npy", dense_side, [title_of[i] or " " for i in ids])
     position = {d: i for i, d in enumerate(ids)}
     chunk_doc = np.asarray([position[o] for o in plain.owners])
 
     dense = qvecs @ plain.dense.T
     sparse = plain.bm25_scores(queries)
-    title_cos = (qvecs @ np.load(tpath).T)[:, chunk_doc]
+    title_cos = (qvecs @ title_vectors.T)[:, chunk_doc]
     title_bm25 = Bm25Scorer([title_of[i] for i in ids]).scores(queries)[:, chunk_doc]
     rows = {
         "default": (dense, sparse),
