@@ -14,14 +14,14 @@ from rag.errors import MissingPrincipal
 
 @dataclass(frozen=True)
 class RetrievalConfig:
-    """How many candidates and how they are fused."""
+    """How many candidates and how they are fused. The defaults are `enclave.settings.RetrievalSettings`'s."""
 
-    top_k: int = 6
-    prefetch_k: int = 50
+    top_k: int = 3
+    prefetch_k: int = 100
     rrf_k: int = 60
-    dense_weight: float = 1.0
-    sparse_weight: float = 1.0
-    fusion: str = "rrf"
+    dense_weight: float = 0.5
+    sparse_weight: float = 0.5
+    fusion: str = "convex"
     # Count what the policy filter removed (one more index query, for the audit record).
     count_withheld: bool = True
 

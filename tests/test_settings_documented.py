@@ -1,4 +1,5 @@
-"""Every setting is documented in the README (a setting nobody can find is a setting nobody sets safely)."""
+"""Every setting is documented in the README (a setting nobody can find is a setting nobody sets safely), and the
+retriever's own defaults are the settings' (tests that build it directly run the product's fusion)."""
 
 from __future__ import annotations
 
@@ -6,7 +7,8 @@ from pathlib import Path
 
 from pydantic import BaseModel
 
-from enclave.settings import Settings
+from enclave.settings import RetrievalSettings, Settings
+from rag.retrieve import RetrievalConfig
 
 
 def setting_paths(model: type[BaseModel], prefix: str = "") -> list[str]:
@@ -28,3 +30,10 @@ def test_every_setting_is_in_the_readme() -> None:
     assert not missing, f"undocumented settings: {missing}"
     missing_env = [p for p in setting_paths(Settings) if f"ENCLAVE_{p.upper().replace('.', '__')}" not in readme]
     assert not missing_env, f"undocumented environment variables: {missing_env}"
+
+
+def test_retrieval_config_defaults_are_the_settings_defaults() -> None:
+    """A Retriever built without settings fuses, prefetches and cuts exactly as `enclave ask` does by default."""
+    config, settings = RetrievalConfig(), RetrievalSettings()
+    for name in ("top_k", "prefetch_k", "rrf_k", "dense_weight", "sparse_weight", "fusion"):
+        assert getattr(config, name) == getattr(settings, name), name
