@@ -118,3 +118,10 @@ def test_models_bench_asks_both_sets_through_the_answer_path(tmp_path: Path) -> 
     assert row["policy_qa"]["questions"] == 2 and row["policy_qa"]["first_citation_expected"] > 0
     assert row["squad"]["questions"] == 2 and row["squad"]["seconds_per_question"] > 0
     assert f"| {row['model']} |" in proc.stdout
+    # Every question's row is kept, so a later run can be paired with this one question by question.
+    assert [r["id"] for r in row["squad"]["items"]] == [q["id"] for p in SQUAD["data"][0]["paragraphs"] for q in p["qas"]]
+    assert len(row["policy_qa"]["items"]) == 2
+    from bench.bench_models import paired
+
+    assert paired(row["squad"], row["squad"], "f1") == "+0.000 (+0.000 … +0.000), 2 q"
+    assert paired(row["squad"], {"items": []}, "f1") == "no shared questions"

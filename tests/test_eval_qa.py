@@ -58,6 +58,12 @@ def test_eval_qa_runs_the_real_answer_path(home: Path, tmp_path: Path) -> None:
     assert figures["first_citation_gold"] == 1.0
     assert figures["wrong_not_found"] == 0.0
     assert figures["f1"] > 0.2
+    # One row per question, whose means are the figures above.
+    rows = {row["id"]: row for row in figures["items"]}
+    assert set(rows) == {"f1", "l1"}
+    assert rows["f1"]["question"] == "How much does a single ferry ticket cost?"
+    assert all(row["citation_gold"] == 1.0 and row["answer"] for row in rows.values())
+    assert sum(row["f1"] for row in rows.values()) / 2 == pytest.approx(figures["f1"])
 
 
 def test_eval_golden_checks_sources_of_the_live_index(home: Path, tmp_path: Path) -> None:

@@ -111,6 +111,7 @@ def _score(doc_of: Callable[[str], str], item: QaItem, answer: Answer) -> dict[s
     first = doc_of(answer.citations[0].source) if answer.citations else None
     return {
         "id": item.qid,
+        "question": item.question,
         "em": exact_match(text, item.answers) if answer.found else 0.0,
         "f1": token_f1(text, item.answers) if answer.found else 0.0,
         "citation_gold": float(first == item.doc_id),
@@ -133,4 +134,5 @@ def summarize(rows: list[dict[str, Any]], seconds: float) -> dict[str, Any]:
         "wrong_not_found": mean("not_found"),
         "questions": n,
         "seconds_per_question": seconds / n if n else 0.0,
+        "items": rows,  # per question, to see which failed and to pair two runs question by question
     }
