@@ -28,7 +28,7 @@ def ingest(
     ] = False,
     json_out: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
 ) -> None:
-    """Bring the index in step with the sources: new, changed, moved and deleted files; unchanged ones cost a hash."""
+    """Bring the index in step with the sources: new, changed, moved and deleted files; unchanged ones cost a stat."""
     from enclave.ingest_job import configured_sources, folder_source, run_ingest_job
     from enclave.settings import load_settings
     from enclave.wiring import default_user
@@ -115,6 +115,7 @@ def _print_report(report: Any) -> None:
         f"files: {report.files_seen} seen, {len(report.ingested)} new, {len(report.changed)} changed, "
         f"{report.unchanged} unchanged, {len(report.removed)} removed, {len(report.failed)} failed"
         + (f", {len(report.moved)} moved" if report.moved else "")
+        + f"; {report.hashed} read and hashed"
         + (f"; {report.recovered} interrupted write(s) recovered" if report.recovered else ""),
         highlight=False,
     )

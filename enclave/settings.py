@@ -76,6 +76,9 @@ class IngestSettings(BaseModel):
     ocr_threads: int = Field(default=0, ge=0)
     # Documents embedded before their chunks are written in one short store session.
     write_batch_files: int = 16
+    # A sync reads and hashes only files whose size, modification or change time differ from the last sync's
+    # (or changed within 3 s before it); true: every file, every sync (slow on a large share; a full check).
+    rehash_unchanged: bool = False
     # How long a store session waits for another process (the server, a query) to release the store.
     lock_timeout_s: float = 120.0
     sources: list[SourceSettings] = Field(default_factory=list)

@@ -162,6 +162,7 @@ def ingest_deps(settings: Settings, index: VectorIndex, embedder: SentenceTransf
         overlap_tokens=settings.chunking.overlap_tokens,
         max_file_bytes=settings.ingest.max_file_mb * 1024 * 1024,
         write_batch_files=settings.ingest.write_batch_files,
+        rehash_unchanged=settings.ingest.rehash_unchanged,
     )
 
 

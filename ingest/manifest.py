@@ -25,7 +25,9 @@ CREATE TABLE IF NOT EXISTS documents (
     title       TEXT,
     labels      TEXT NOT NULL,          -- JSON list
     updated_at  TEXT NOT NULL,
-    metadata    TEXT                    -- JSON object: the file's own properties; NULL: never read (older Enclave)
+    metadata    TEXT,                   -- JSON object: the file's own properties; NULL: never read (older Enclave)
+    ctime_ns    INTEGER,                -- the file's change time when it was last hashed; NULL: not recorded
+    checked_ns  INTEGER                 -- when that stat was taken (the clock before it); NULL: not recorded
 );
 -- Write intent: staged before any index write, cleared in the same transaction that settles
 -- the documents row. A row left here means a sync died mid-write; the next sync resolves it.
@@ -59,6 +61,10 @@ class DocumentRecord:
     # The document's own properties (ingest.docmeta) that metadata label rules match; kept so a
     # policy change relabels without re-parsing. None: ingested before Enclave recorded them.
     metadata: dict[str, str] | None = field(default_factory=dict)
+    # The file's change time (st_ctime_ns) in the stat whose size and mtime are above, and when that stat was
+    # taken. With them a sync can tell an unchanged file without reading it (ingest.pipeline's quick check).
+    ctime_ns: int | None = None
+    checked_ns: int | None = None
 
 
 @dataclass(frozen=True)
@@ -100,8 +106,19 @@ class Manifest:
                 rec.error_code, rec.error, json.dumps(list(rec.chunk_ids)), rec.pages, rec.title,
                 json.dumps(list(rec.labels)), rec.updated_at,
                 json.dumps(dict(rec.metadata), sort_keys=True) if rec.metadata is not None else None,
+                rec.ctime_ns, rec.checked_ns,
             ),
         )
+
+    def refresh_stats(self, records: Sequence[DocumentRecord]) -> None:
+        """Record a newer stat of files found unchanged by their hash (one transaction; only where the hash still matches)."""
+        if not records:
+            return
+        with self._transaction():
+            self._db.executemany(
+                "UPDATE documents SET size = ?, mtime_ns = ?, ctime_ns = ?, checked_ns = ? WHERE source = ? AND sha256 = ?",
+                [(r.size, r.mtime_ns, r.ctime_ns, r.checked_ns, r.source, r.sha256) for r in records],
+            )
 
     def delete(self, source: str) -> None:
         """Forget a document."""
@@ -144,13 +161,19 @@ class Manifest:
         self._db.execute("DELETE FROM pending WHERE source = ?", (source,))
 
     def _migrate(self) -> None:
-        """Add columns a manifest written by an older Enclave lacks (once; concurrent openers wait)."""
-        if "metadata" in self._columns():
+        """Add columns a manifest written by an older Enclave lacks (once; concurrent openers wait).
+
+        Existing rows get NULL: metadata never read (relabel reports it); no recorded stat (the next sync hashes
+        those files, as before, and records it).
+        """
+        added = (("metadata", "TEXT"), ("ctime_ns", "INTEGER"), ("checked_ns", "INTEGER"))
+        if all(name in self._columns() for name, _ in added):
             return
         with self._transaction():
-            if "metadata" not in self._columns():  # another process may have migrated meanwhile
-                # Existing rows get NULL: their metadata was never read, which relabel reports.
-                self._db.execute("ALTER TABLE documents ADD COLUMN metadata TEXT")
+            present = self._columns()  # another process may have migrated meanwhile
+            for name, kind in added:
+                if name not in present:
+                    self._db.execute(f"ALTER TABLE documents ADD COLUMN {name} {kind}")
 
     def _columns(self) -> set[str]:
         return {row[1] for row in self._db.execute("PRAGMA table_info(documents)")}
@@ -172,7 +195,7 @@ class Manifest:
 
 _COLUMNS = (
     "source", "doc_id", "path", "sha256", "size", "mtime_ns", "status", "error_code", "error",
-    "chunk_ids", "pages", "title", "labels", "updated_at", "metadata",
+    "chunk_ids", "pages", "title", "labels", "updated_at", "metadata", "ctime_ns", "checked_ns",
 )
 _SELECT = f"SELECT {', '.join(_COLUMNS)} FROM documents"
 
@@ -182,7 +205,7 @@ def _record(row: tuple) -> DocumentRecord:
         source=row[0], doc_id=row[1], path=row[2], sha256=row[3], size=row[4], mtime_ns=row[5],
         status=row[6], error_code=row[7], error=row[8], chunk_ids=tuple(json.loads(row[9])),
         pages=row[10], title=row[11], labels=tuple(json.loads(row[12])), updated_at=row[13],
-        metadata=json.loads(row[14]) if row[14] is not None else None,
+        metadata=json.loads(row[14]) if row[14] is not None else None, ctime_ns=row[15], checked_ns=row[16],
     )
 
 

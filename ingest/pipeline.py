@@ -49,6 +49,7 @@ class IngestReport:
     ingested: list[str] = field(default_factory=list)
     changed: list[str] = field(default_factory=list)
     unchanged: int = 0
+    hashed: int = 0  # files read for their content hash; the others were known unchanged by their stat
     removed: list[str] = field(default_factory=list)
     moved: list[str] = field(default_factory=list)  # "old -> new", also counted as removed + ingested
     failed: list[FileFailure] = field(default_factory=list)
@@ -104,6 +105,8 @@ class IngestDeps:
     write_batch_files: int = 16
     retry_failed: bool = False  # parse unchanged files that failed last time again (a limit was raised)
     allow_empty: bool = False  # a source that lists no files may withdraw every document it had
+    # Read and hash every file, even one whose size, mtime and ctime are as recorded (ingest.rehash_unchanged).
+    rehash_unchanged: bool = False
     # Called with the name of each durable step ("staged", "upserted", "deleted", "settled"): tracing, tests.
     on_step: Callable[[str], None] | None = None
 
@@ -115,6 +118,7 @@ class _Batch:
     reused: list[EmbeddedChunk] = field(default_factory=list)  # moved files: vectors already known
     stale: list[str] = field(default_factory=list)
     moves: list[_Move] = field(default_factory=list)  # moved files, resolved in one store session at write
+    restat: list[DocumentRecord] = field(default_factory=list)  # unchanged by hash, with a newer stat to record
 
     def files(self) -> int:
         return len(self.pending) + len(self.moves)
@@ -130,6 +134,7 @@ class _Move:
     stat: Any
     sha: str
     now: str
+    checked_ns: int
 
 
 def ingest_folder(
@@ -273,7 +278,9 @@ class _Step:
     stat: Any
     sha: str
     previous: DocumentRecord | None
+    checked_ns: int = 0  # the clock just before `stat` was taken
     unchanged: bool = False
+    hashed: bool = True  # False: known unchanged from the recorded stat, not read
     moved_from: DocumentRecord | None = None
     refused: IngestError | None = None  # reported instead of read: over the size limit, or cannot be opened
     gone: bool = False  # listed, then deleted before it could be hashed
@@ -283,19 +290,41 @@ class _Step:
         return not self.unchanged and not self.gone and self.moved_from is None and self.refused is None
 
 
+# A recorded stat vouches for a file's content only if the file had last changed this long before the stat was
+# taken: a later write within the same timestamp tick (coarse on some filesystems: 2 s on FAT/SMB) could
+# otherwise leave size, mtime and ctime as they were (git's "racily clean" entries).
+RACY_NS = 3_000_000_000
+
+
 def _plan(key: str, path: Path, source: Source, deps: IngestDeps, vanished: dict[str, DocumentRecord]) -> _Step:
     """The step for one listed file."""
+    previous = deps.manifest.get(key)
+    retry = deps.retry_failed and previous is not None and previous.status == "failed"
     try:
+        checked = time.time_ns()
         stat = path.stat()
+        if previous is not None and not retry and not deps.rehash_unchanged and _stat_vouches(previous, stat):
+            return _Step(key, path, stat, previous.sha256, previous, checked, unchanged=True, hashed=False)
         sha, refused = _identity(path, stat, source.max_file_bytes)
     except FileNotFoundError:
         return _Step(key, path, None, "", None, gone=True)
-    previous = deps.manifest.get(key)
-    retry = deps.retry_failed and previous is not None and previous.status == "failed"
     if previous is not None and previous.sha256 == sha and not retry:
-        return _Step(key, path, stat, sha, previous, unchanged=True)  # failed files too: retried once they change
+        return _Step(key, path, stat, sha, previous, checked, unchanged=True)  # failed files too: retried once they change
     moved_from = vanished.pop(sha, None) if previous is None and refused is None else None
-    return _Step(key, path, stat, sha, previous, moved_from=moved_from, refused=refused)
+    return _Step(key, path, stat, sha, previous, checked, moved_from=moved_from, refused=refused)
+
+
+def _stat_vouches(previous: DocumentRecord, stat: Any) -> bool:
+    """True when the file is the one hashed before: the same size, mtime and ctime, and those older than that stat.
+
+    The change time (ctime) is set by the kernel on every write and cannot be set back by a program, so a
+    file rewritten with its size and modification time restored (`touch -d`, `cp -p`) is still read again.
+    """
+    return (
+        previous.ctime_ns is not None and previous.checked_ns is not None
+        and (stat.st_size, stat.st_mtime_ns, stat.st_ctime_ns) == (previous.size, previous.mtime_ns, previous.ctime_ns)
+        and max(stat.st_mtime_ns, stat.st_ctime_ns) < previous.checked_ns - RACY_NS
+    )
 
 
 def _identity(path: Path, stat: Any, max_bytes: int) -> tuple[str, IngestError | None]:
@@ -320,17 +349,29 @@ def _carry_out(step: _Step, deps: IngestDeps, report: IngestReport, batch: _Batc
         return "gone"
     if step.unchanged:
         report.unchanged += 1
+        if step.hashed:  # read and found as it was: record this stat, so the next sync need not read it
+            report.hashed += 1
+            batch.restat.append(_with_stat(step.previous, step.stat, step.checked_ns))
         return "unchanged"
+    report.hashed += step.refused is None
     now = datetime.now(UTC).isoformat(timespec="seconds")
     if step.moved_from is not None:
-        batch.moves.append(_Move(step.moved_from, step.key, step.path, step.stat, step.sha, now))
+        batch.moves.append(_Move(step.moved_from, step.key, step.path, step.stat, step.sha, now, step.checked_ns))
         return "ingested"
-    return _parse_into(batch, step.key, step.path, step.stat, step.sha, now, step.previous, step.refused, deps, report)
+    return _parse_into(
+        batch, step.key, step.path, step.stat, step.sha, now, step.previous, step.refused, deps, report, step.checked_ns
+    )
+
+
+def _with_stat(record: DocumentRecord | None, stat: Any, checked_ns: int) -> DocumentRecord:
+    """`record` with a newer stat of the same content."""
+    assert record is not None  # an unchanged step always has its previous record
+    return replace(record, size=stat.st_size, mtime_ns=stat.st_mtime_ns, ctime_ns=stat.st_ctime_ns, checked_ns=checked_ns)
 
 
 def _parse_into(
     batch: _Batch, key: str, path: Path, stat: Any, sha: str, now: str, previous: DocumentRecord | None,
-    refused: IngestError | None, deps: IngestDeps, report: IngestReport,
+    refused: IngestError | None, deps: IngestDeps, report: IngestReport, checked_ns: int,
 ) -> str:
     """Parse and chunk one new or changed file into the batch (or record why it failed); its outcome.
 
@@ -350,13 +391,13 @@ def _parse_into(
     except IngestError as exc:
         if refused is None and not path.exists():  # deleted after it was hashed: not a failure of the file
             return "gone"
-        record = _record(path, key, sha, stat, "failed", (), None, None, labels, now, exc)
+        record = _record(path, key, sha, stat, checked_ns, "failed", (), None, None, labels, now, exc)
         batch.pending.append(Pending(key, record.doc_id, (), record))
         batch.stale.extend(old_ids)  # the old version no longer matches the file
         report.failed.append(FileFailure(source=key, code=exc.code, message=str(exc)))
         return "failed"
     new_ids = tuple(c.chunk_id for c in chunks)
-    record = _record(path, key, sha, stat, "ingested", new_ids, parsed.pages, parsed.title, labels, now, None)
+    record = _record(path, key, sha, stat, checked_ns, "ingested", new_ids, parsed.pages, parsed.title, labels, now, None)
     record = replace(record, metadata=parsed.metadata)  # kept so `enclave policy apply` needs no re-parse
     if parsed.metadata_error:
         report.metadata_unread.append(FileFailure(source=key, code="metadata_unreadable", message=parsed.metadata_error))
@@ -394,7 +435,7 @@ def _resolve_moves(batch: _Batch, deps: IngestDeps, report: IngestReport) -> Non
             report.ingested.append(m.key)
             report.pages += m.old.pages or 1
         else:
-            _parse_into(batch, m.key, m.path, m.stat, m.sha, m.now, None, None, deps, report)
+            _parse_into(batch, m.key, m.path, m.stat, m.sha, m.now, None, None, deps, report, m.checked_ns)
     batch.moves.clear()
 
 
@@ -413,7 +454,7 @@ def _stage_moved(m: _Move, stored: list[EmbeddedChunk], deps: IngestDeps, batch:
         for e in sorted(stored, key=lambda e: e.chunk.chunk_no)
     ]
     ids = tuple(e.chunk.chunk_id for e in moved)
-    record = _record(m.path, key, sha, m.stat, "ingested", ids, old.pages, old.title, labels, now, None)
+    record = _record(m.path, key, sha, m.stat, m.checked_ns, "ingested", ids, old.pages, old.title, labels, now, None)
     batch.pending.append(Pending(key, record.doc_id, ids, replace(record, metadata=old.metadata)))
     batch.reused.extend(moved)
 
@@ -432,6 +473,8 @@ def _chunks(key: str, sha: str, parsed: ParsedDocument, labels: tuple[str, ...],
 
 def _write(batch: _Batch, deps: IngestDeps, report: IngestReport) -> None:
     """Embed the batch, stage intent, write new chunks then drop stale ones in one store session, settle."""
+    deps.manifest.refresh_stats(batch.restat)  # a cache of what was hashed: losing it costs a re-read, nothing else
+    batch.restat.clear()
     _resolve_moves(batch, deps, report)
     if not batch.pending:
         return
@@ -493,10 +536,10 @@ def _step(deps: IngestDeps, name: str) -> None:
         deps.on_step(name)
 
 
-def _record(path, source, sha, stat, status, chunk_ids, pages, title, labels, now, exc) -> DocumentRecord:  # noqa: ANN001
+def _record(path, source, sha, stat, checked_ns, status, chunk_ids, pages, title, labels, now, exc) -> DocumentRecord:  # noqa: ANN001
     return DocumentRecord(
         source=source, doc_id=doc_id(source), path=str(path), sha256=sha, size=stat.st_size,
         mtime_ns=stat.st_mtime_ns, status=status, error_code=exc.code if exc else None,
         error=str(exc) if exc else None, chunk_ids=tuple(chunk_ids), pages=pages, title=title,
-        labels=tuple(labels), updated_at=now,
+        labels=tuple(labels), updated_at=now, ctime_ns=stat.st_ctime_ns, checked_ns=checked_ns,
     )

@@ -326,6 +326,7 @@ def test_a_manifest_from_before_metadata_is_migrated_in_place(tmp_path: Path) ->
     rec = manifest.get("s/a.docx")
     assert rec is not None and rec.chunk_ids == ("c1", "c2")
     assert rec.metadata is None  # never read: not the same as "read, and it has none"
+    assert (rec.ctime_ns, rec.checked_ns) == (None, None)  # no stat recorded: the next sync reads the file
     assert manifest.pending()[0].record.metadata is None  # an intent row staged by the old version
     written = RecordingWriter()
     report = relabel(manifest, written, partial(labels_for, RULES))

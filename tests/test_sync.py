@@ -230,6 +230,66 @@ def test_unchanged_tree_costs_no_parse_embed_or_write(settings: Settings, embedd
     assert (again.chunks_written, again.chunks_deleted) == (0, 0)
 
 
+def test_a_sync_reads_only_files_whose_size_or_times_changed(
+    settings: Settings, embedder: Any, worker: ParseWorker, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A file whose size, mtime and ctime are those of its last hashing, and older than that stat, is not read.
+    A file rewritten with its old size and mtime put back is read (its ctime moved), and re-ingested; a file
+    only touched is read once, found unchanged, and not read again; ingest.rehash_unchanged reads everything."""
+    import os
+
+    from ingest import pipeline
+
+    root = tmp_path / "docs"
+    for n in range(4):
+        write_doc(root, f"d{n}.md", n, 1)
+    source, parser = Source(name="docs", path=root), CountingParser(worker)
+    deps = deps_for(settings, embedder, parser)
+    read: list[str] = []
+    real_sha256 = pipeline.file_sha256
+    monkeypatch.setattr(pipeline, "file_sha256", lambda path: read.append(path.name) or real_sha256(path))
+    first = sync_source(source, deps)
+    assert (len(first.ingested), first.hashed, sorted(read)) == (4, 4, ["d0.md", "d1.md", "d2.md", "d3.md"])
+
+    # Every file changed within the margin before the stat that recorded it: its times cannot vouch for it yet.
+    monkeypatch.setattr(pipeline, "RACY_NS", 3600 * 10**9)
+    read.clear()
+    parser.calls.clear()
+    second = sync_source(source, deps)
+    assert (second.unchanged, second.hashed, len(read), parser.calls) == (4, 4, 4, [])  # read, found unchanged
+
+    monkeypatch.setattr(pipeline, "RACY_NS", 0)  # from here on the recorded stats are old enough
+    read.clear()
+    third = sync_source(source, deps)
+    assert (third.unchanged, third.hashed, read) == (4, 0, [])
+
+    d1 = root / "d1.md"
+    before = d1.stat()
+    d1.write_text(d1.read_text().replace("version 1", "version 7"))  # the same size
+    os.utime(d1, ns=(before.st_atime_ns, before.st_mtime_ns))  # and the old modification time put back
+    assert (d1.stat().st_size, d1.stat().st_mtime_ns) == (before.st_size, before.st_mtime_ns)
+    parser.calls.clear()
+    fourth = sync_source(source, deps)
+    assert (fourth.changed, fourth.hashed, parser.calls) == (["docs/d1.md"], 1, ["d1.md"])
+
+    os.utime(root / "d2.md")  # touched: new times, the same content
+    parser.calls.clear()
+    read.clear()
+    fifth = sync_source(source, deps)
+    assert (fifth.unchanged, fifth.hashed, read, parser.calls) == (4, 1, ["d2.md"], [])
+    read.clear()
+    assert (sync_source(source, deps).hashed, read) == (0, [])  # its new stat was recorded
+
+    read.clear()
+    full = sync_source(source, replace(deps, rehash_unchanged=True))
+    assert (full.unchanged, full.hashed, len(read)) == (4, 4, 4)
+    assert_index_matches_tree(settings, deps.index, {f"docs/{p.name}": p for p in root.iterdir()})
+    with deps.index.session() as idx:
+        from ingest.schema import doc_id
+
+        assert all("version 7" in c.text for c in idx.chunks_of(doc_id("docs/d1.md")))
+
+
 def test_failed_file_is_reported_and_retried_only_when_it_changes(
     settings: Settings, embedder: Any, worker: ParseWorker, tmp_path: Path
 ) -> None:
