@@ -66,16 +66,17 @@ def _follow_up(messages: list[dict[str, str]]) -> list[dict[str, str]]:
 def generate(params: dict[str, Any]) -> dict[str, Any]:
     """TTFT and decode rate per prompt size: Enclave's generator against raw llama-cpp-python, interleaved.
 
-    Both sides live in this one process, each with its own `Llama` built from the same file and
-    settings, and take turns (the order flips every repeat), each turn from a reset cache; the medians
-    are compared. Run one after the other in separate processes, the two sides drifted ±20% between
-    idle runs — more than the 10% bound being measured. After each cold turn the same side answers a
-    follow-up that shares the prompt's prefix, for the TTFT with the prefix cached.
+    Both sides drive the one `Llama` Enclave's generator built: Enclave through its generator, raw through
+    `create_chat_completion` on that same object with the same arguments. They take turns (the order flips
+    every repeat), each turn from a reset cache, and the medians are compared; what differs is Enclave's code
+    on top of llama-cpp-python and nothing else. (Run one after the other in separate processes, the two sides
+    drifted ±20% between idle runs; with a second `Llama` in the same process, whichever was built first
+    decoded 5–10% slower, the same code either way — bench/RESULTS.md, fourteenth and fifteenth sessions.)
+    After each cold turn the same side answers a follow-up that shares the prompt's prefix, for the TTFT with
+    the prefix cached.
     """
     import os
     import statistics
-
-    from llama_cpp import Llama
 
     from enclave.settings import DEFAULT_MODEL_NAME, load_settings
     from rag.generators.llama_cpp import LlamaCppGenerator
@@ -97,9 +98,9 @@ def generate(params: dict[str, Any]) -> dict[str, Any]:
         path = _model(Path(tmp))
         enclave = LlamaCppGenerator(path, bundled_model(DEFAULT_MODEL_NAME).sha256, DEFAULT_MODEL_NAME, n_ctx=n_ctx, n_threads=threads)
         enclave.warm_up()
-        raw = Llama(model_path=str(path), n_ctx=n_ctx, n_threads=threads, seed=g.seed, verbose=False)
+        raw = enclave._llm  # the same weights, buffers and settings: only the code in between differs
         sides = {
-            "enclave": (enclave.stream, enclave._llm.reset),
+            "enclave": (enclave.stream, raw.reset),
             "raw": (lambda m, n: raw_stream(raw, m, n, g.temperature, g.seed), raw.reset),
         }
         for size in params["sizes"]:

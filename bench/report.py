@@ -75,7 +75,7 @@ def render(results: dict[str, Any]) -> str:
     if "generate" in s and "error" not in s["generate"]:
         g = s["generate"]
         lines += [
-            f"Generation: Enclave and raw llama-cpp-python in one process, interleaved, median of {g['repeats']} "
+            f"Generation: Enclave and raw llama-cpp-python on one `Llama`, interleaved, median of {g['repeats']} "
             f"turns each, {g['max_tokens']} tokens asked, {g['threads']} threads, {g.get('passages', 'synthetic')} passages; "
             "positive overhead = Enclave slower.",
             "",
@@ -91,7 +91,7 @@ def render(results: dict[str, Any]) -> str:
                 )
             lines.append(f"| {size} | Enclave overhead | | {_f(row['ttft_overhead_pct'], 1)} % TTFT | | "
                          f"{_f(row['decode_overhead_pct'], 1)} % tok/s | | |")
-        lines += ["", f"Generation stage peak RSS (both models loaded): {_f(g['peak_rss_mib'], 0)} MiB", ""]
+        lines += ["", f"Generation stage peak RSS (one model loaded, both sides use it): {_f(g['peak_rss_mib'], 0)} MiB", ""]
     peers = {k: s[k] for k in ("peer enclave", "peer llama-index") if k in s and "error" not in s[k]}
     if peers:
         lines += [
