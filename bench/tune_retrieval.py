@@ -365,53 +365,116 @@ def paired_interval(a: list[float], b: list[float], seed: int = 0) -> tuple[floa
     return float(lo), float(hi)
 
 
+@dataclass
+class Probe:
+    """What a probe script over this cache needs: the judged queries, their vectors and the product's chunks."""
+
+    name: str  # dataset and split, for the table's title
+    qrels: dict[str, dict[str, int]]
+    qids: list[str]
+    queries: list[str]
+    qvecs: Any
+    corpus: Corpus  # the default chunking (256 tokens, no title)
+    docs: list[Any]
+    embedder: Any  # the product's, in the configured dtype
+    dense_side: Dense
+    cache: Path
+    query_tag: str  # names the cached query vectors
+
+
+def dataset_args(ap: argparse.ArgumentParser) -> argparse.ArgumentParser:
+    """The dataset and cache options every script over this cache takes."""
+    ap.add_argument("--beir", type=Path, required=True)
+    ap.add_argument("--split", default="train")
+    ap.add_argument("--qrels", type=Path)
+    ap.add_argument("--cache", type=Path, default=Path(tempfile.gettempdir()) / "enclave-tune")
+    return ap
+
+
+def load_probe(args: argparse.Namespace, embedder: Any, dense_side: Dense) -> Probe:
+    """The judged queries of --beir/--split (or --qrels), their vectors and the default chunks, cached."""
+    from rag.eval.beir import load_beir
+    from rag.eval.scratch import corpus_digest
+
+    data = load_beir(args.beir, args.qrels, args.split)
+    qrels = {q: j for q, j in data.qrels.items() if any(r > 0 for r in j.values())}
+    qids = list(qrels)
+    queries = [data.queries[q] for q in qids]
+    cache = args.cache / f"{args.beir.name}-{corpus_digest(data.docs)[:12]}"
+    cache.mkdir(parents=True, exist_ok=True)
+    query_tag = hashlib.sha256(json.dumps(qids).encode()).hexdigest()[:12]
+    qvecs = _query_vectors(cache / f"queries-{query_tag}{dense_side.suffix}.npy", dense_side, queries)
+    corpus = Corpus(cache, data.docs, embedder, DEFAULT.chunk_tokens, False, dense_side)
+    split = args.qrels.name if args.qrels else args.split
+    return Probe(f"{args.beir.name} {split}", qrels, qids, queries, qvecs, corpus, data.docs, embedder, dense_side, cache, query_tag)
+
+
+def probe_setup(description: str) -> Probe:
+    """Parse the dataset options and load them with the product's embedder (a probe script's first step)."""
+    from enclave.settings import load_settings
+    from enclave.wiring import build_embedder
+
+    args = dataset_args(argparse.ArgumentParser(description=description)).parse_args()
+    embedder = build_embedder(load_settings())
+    return load_probe(args, embedder, Dense(embedder))
+
+
+def print_probe(probe: Probe, rows: dict[str, tuple[Any, Any]]) -> None:
+    """Rank each row's (dense, BM25) chunk scores with the default fusion; the first row is the baseline."""
+    import numpy as np
+
+    print(f"\n{probe.name}: {len(probe.qids)} judged queries\n")
+    print("| variant | nDCG@10 | vs first row (95% interval) | R@100 |")
+    print("|---|---|---|---|")
+    base = None
+    for name, (dense, sparse) in rows.items():
+        run = {q: rank(DEFAULT, probe.corpus, Query(probe.qvecs[j], dense[j], sparse[j])) for j, q in enumerate(probe.qids)}
+        per = per_query(run, probe.qrels)
+        shown = "—"
+        if base is None:
+            base = per["ndcg@10"]
+        else:
+            lo, hi = paired_interval(per["ndcg@10"], base)
+            shown = f"{float(np.mean(per['ndcg@10']) - np.mean(base)):+.4f} ({lo:+.4f} … {hi:+.4f})"
+        print(f"| {name} | {np.mean(per['ndcg@10']):.4f} | {shown} | {np.mean(per['recall@100']):.4f} |")
+
+
 def main() -> None:
     """Score the variants and print a Markdown table (and --out JSON)."""
     import numpy as np
 
     from enclave.settings import load_settings
     from enclave.wiring import build_embedder
-    from rag.eval.beir import load_beir
-    from rag.eval.scratch import corpus_digest
 
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--beir", type=Path, required=True)
-    ap.add_argument("--split", default="train")
-    ap.add_argument("--qrels", type=Path)
+    ap = dataset_args(argparse.ArgumentParser(description=__doc__.split("\n\n")[0]))
     ap.add_argument("--variants", choices=["core", "all"], default="all")
-    ap.add_argument("--cache", type=Path, default=Path(tempfile.gettempdir()) / "enclave-tune")
     ap.add_argument("--dense-model", type=Path, help="a sentence-transformers folder for the dense side (default: the product's)")
     ap.add_argument("--dtype", choices=["auto", "float32", "bfloat16"], help="embedding.dtype for the dense side")
     ap.add_argument("--versus-dtype", choices=["float32", "bfloat16"], help="also score the default and dense alone in this dtype")
     ap.add_argument("--out", type=Path)
     args = ap.parse_args()
 
-    data = load_beir(args.beir, args.qrels, args.split)
-    qrels = {q: j for q, j in data.qrels.items() if any(r > 0 for r in j.values())}
-    qids = list(qrels)
-    queries = [data.queries[q] for q in qids]
     settings = load_settings()
     embedder = build_embedder(with_dtype(settings, args.dtype) if args.dtype else settings)
     dense_side = Dense(embedder, args.dense_model)
-    cache = args.cache / f"{args.beir.name}-{corpus_digest(data.docs)[:12]}"
-    cache.mkdir(parents=True, exist_ok=True)
-    query_tag = hashlib.sha256(json.dumps(qids).encode()).hexdigest()[:12]
-    qvecs = _query_vectors(cache / f"queries-{query_tag}{dense_side.suffix}.npy", dense_side, queries)
+    probe = load_probe(args, embedder, dense_side)
+    qrels, qids, queries, qvecs, cache, docs = probe.qrels, probe.qids, probe.queries, probe.qvecs, probe.cache, probe.docs
 
     variants = CORE + (MORE if args.variants == "all" else [])
-    corpora: dict[tuple[int, bool], Corpus] = {}
+    corpora: dict[tuple[int, bool], Corpus] = {(DEFAULT.chunk_tokens, False): probe.corpus}
     scores: dict[tuple[int, bool], tuple[Any, Any]] = {}
     document_sparse = None
     window_scores: dict[tuple[int, bool, int], Any] = {}
     results: dict[str, dict[str, list[float]]] = {}
     for v in variants:
         key = (v.chunk_tokens, v.title_on_every_chunk)
-        if key not in corpora:
-            corpora[key] = Corpus(cache, data.docs, embedder, *key, dense_side)
+        if key not in scores:
+            if key not in corpora:
+                corpora[key] = Corpus(cache, docs, embedder, *key, dense_side)
             scores[key] = (qvecs @ corpora[key].dense.T, corpora[key].bm25_scores(queries))
         if v.per_document == "bm25_doc" and document_sparse is None:
             ids = corpora[key].documents().ids
-            whole = {d.doc_id: f"{d.title.strip()}\n\n{d.text.strip()}".strip() for d in data.docs}
+            whole = {d.doc_id: f"{d.title.strip()}\n\n{d.text.strip()}".strip() for d in docs}
             document_sparse = Bm25Scorer([whole[i] for i in ids]).scores(queries)
         if v.windows and (*key, v.windows) not in window_scores:
             window_scores[(*key, v.windows)] = corpora[key].best_window_scores(v.windows, qvecs)
@@ -427,8 +490,8 @@ def main() -> None:
         results[v.name] = per_query(run, qrels)
     if args.versus_dtype:
         other = Dense(build_embedder(with_dtype(settings, args.versus_dtype)))
-        other_qvecs = _query_vectors(cache / f"queries-{query_tag}{other.suffix}.npy", other, queries)
-        corpus = Corpus(cache, data.docs, embedder, DEFAULT.chunk_tokens, False, other)
+        other_qvecs = _query_vectors(cache / f"queries-{probe.query_tag}{other.suffix}.npy", other, queries)
+        corpus = Corpus(cache, docs, embedder, DEFAULT.chunk_tokens, False, other)
         # The same chunks as the default row's: only the dense side changes, its BM25 scores are reused.
         dense, sparse = other_qvecs @ corpus.dense.T, scores[(DEFAULT.chunk_tokens, False)][1]
         for v in (DEFAULT, Variant("dense only", mode="dense")):
@@ -438,7 +501,7 @@ def main() -> None:
     base = results[DEFAULT.name]["ndcg@10"]
     split = args.qrels.name if args.qrels else args.split
     model = args.dense_model.name if args.dense_model else f"the product's embedder ({embedder.dtype})"
-    print(f"\n{args.beir.name} {split}: {len(qids)} judged queries, {len(data.docs)} documents; dense side: {model}\n")
+    print(f"\n{args.beir.name} {split}: {len(qids)} judged queries, {len(docs)} documents; dense side: {model}\n")
     print("| variant | nDCG@10 | R@10 | R@100 | MRR@10 | nDCG@10 vs default (95% interval) |")
     print("|---|---|---|---|---|---|")
     table = []
