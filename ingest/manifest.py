@@ -167,7 +167,7 @@ class Manifest:
         those files, as before, and records it).
         """
         added = (("metadata", "TEXT"), ("ctime_ns", "INTEGER"), ("checked_ns", "INTEGER"))
-        if all(name in self._columns() for name, _ in added):
+        if {name for name, _ in added} <= self._columns():
             return
         with self._transaction():
             present = self._columns()  # another process may have migrated meanwhile
