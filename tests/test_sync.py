@@ -374,6 +374,7 @@ def test_a_file_that_cannot_be_read_or_is_gone_by_then_does_not_stop_the_sync(
     if os.geteuid() != 0:
         locked.chmod(0)
     else:  # root opens any file whatever its mode; the open fails here as it does for a service account
+        # (the next test has the kernel refuse it, through `enclave ingest`, with nothing injected)
         real_sha256 = pipeline.file_sha256
 
         def denied(path: Path) -> str:
@@ -399,6 +400,45 @@ def test_a_file_that_cannot_be_read_or_is_gone_by_then_does_not_stop_the_sync(
     assert (third.ingested, third.failed, third.unchanged) == (["docs/locked.md"], [], 2)
     assert sorted(third.removed) == ["docs/d2.md", "docs/d3.md"]
     assert_index_matches_tree(settings, deps.index, {f"docs/{p.name}": p for p in root.iterdir()})
+
+
+def test_enclave_ingest_as_an_account_a_file_shuts_out_reports_it_and_ingests_the_rest(
+    settings: Settings, tmp_path: Path,
+) -> None:
+    """The same refusal with nothing injected: `enclave ingest` runs as an account the file's mode really
+    shuts out. Under root (CI), that is root without the capabilities that override file modes, as a
+    service account has none; the kernel refuses the open. Once read access is given, the next run ingests it."""
+    import os
+    import subprocess
+    import sys
+
+    root = tmp_path / "share"
+    write_doc(root, "open.md", 1, 1)
+    locked = write_doc(root, "locked.md", 2, 1)
+    locked.chmod(0)
+    account: list[str] = []
+    if os.geteuid() == 0:
+        setpriv = shutil.which("setpriv")  # util-linux, on every Debian
+        assert setpriv, "setpriv (util-linux) is needed to run the job without root's file-mode override"
+        account = [setpriv, "--bounding-set=-dac_override,-dac_read_search"]
+
+    def ingest() -> dict[str, Any]:
+        done = subprocess.run(
+            [*account, sys.executable, "-m", "enclave", "ingest", str(root), "--json"],
+            capture_output=True, text=True, timeout=600, check=False,
+        )
+        assert done.returncode == 0, done.stderr
+        return json.loads(done.stdout)
+
+    first = ingest()
+    assert first["ingested"] == ["share/open.md"]
+    assert [(f["source"], f["code"]) for f in first["failed"]] == [("share/locked.md", "unreadable")]
+    assert "Permission denied" in first["failed"][0]["message"]
+    assert '"code":"unreadable"' in settings.audit_log_path.read_text()
+
+    locked.chmod(0o644)
+    second = ingest()
+    assert (second["ingested"], second["failed"], second["unchanged"]) == (["share/locked.md"], [], 1)
 
 
 def test_a_source_that_lists_no_files_withdraws_nothing_unless_told(settings: Settings, tmp_path: Path) -> None:
