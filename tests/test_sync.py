@@ -421,6 +421,9 @@ def test_enclave_ingest_as_an_account_a_file_shuts_out_reports_it_and_ingests_th
         setpriv = shutil.which("setpriv")  # util-linux, on every Debian
         assert setpriv, "setpriv (util-linux) is needed to run the job without root's file-mode override"
         account = [setpriv, "--bounding-set=-dac_override,-dac_read_search"]
+        probe = subprocess.run([*account, "true"], capture_output=True, text=True, check=False)
+        if probe.returncode != 0:  # a container without CAP_SETPCAP cannot shed capabilities
+            pytest.skip(f"cannot drop root's file-mode override here: {probe.stderr.strip()}")
 
     def ingest() -> dict[str, Any]:
         done = subprocess.run(
