@@ -294,8 +294,6 @@ def fused_order(v: Variant, dense: Any, sparse: Any) -> list[int]:
 
 def rank(v: Variant, corpus: Corpus, query: Query) -> list[str]:
     """One query's document ranking under variant `v` (per chunk: each document at its best chunk's rank)."""
-    import numpy as np
-
     from rag.eval.metrics import dedupe_docs
 
     dense, sparse = query.dense, query.sparse
@@ -304,16 +302,22 @@ def rank(v: Variant, corpus: Corpus, query: Query) -> list[str]:
     if v.mode in ("dense", "bm25"):
         return dedupe_docs(list(corpus.owner[_top(dense if v.mode == "dense" else sparse, 2 * DEPTH)]))[:DEPTH]
     if v.feedback:
-        m, beta = v.feedback
-        first = fused_order(DEFAULT, dense, sparse)[:m]
-        vector = query.vector + beta * corpus.dense[first].mean(axis=0)
-        dense = corpus.dense @ (vector / np.linalg.norm(vector))
+        dense = feedback_dense(corpus, query.vector, dense, sparse, *v.feedback)
     if v.per_document:
         docs = corpus.documents()
         dense = docs.max_per_document(dense)
         sparse = query.document_sparse if v.per_document == "bm25_doc" else docs.max_per_document(sparse)
         return [docs.ids[i] for i in fused_order(v, dense, sparse)][:DEPTH]
     return dedupe_docs(list(corpus.owner[fused_order(v, dense, sparse)]))[:DEPTH]
+
+
+def feedback_dense(corpus: Corpus, vector: Any, dense: Any, sparse: Any, m: int, beta: float) -> Any:
+    """Dense scores after Rocchio feedback: the query vector plus beta x the mean of the default fusion's top m chunks."""
+    import numpy as np
+
+    first = fused_order(DEFAULT, dense, sparse)[:m]
+    moved = vector + beta * corpus.dense[first].mean(axis=0)
+    return corpus.dense @ (moved / np.linalg.norm(moved))
 
 
 @dataclass
