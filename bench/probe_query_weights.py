@@ -35,11 +35,11 @@ FEEDBACK = [(3, 0.3), (5, 0.6), (5, 1.0)]  # dense feedback (top m chunks, beta)
 
 
 def top10_gap(scores: Any) -> Any:
-    """(first - tenth) / first of each row's scores."""
+    """(first - tenth) / first of each row's scores (the last instead of the tenth when there are fewer)."""
     import numpy as np
 
     top = -np.sort(-scores, axis=1)[:, :10]
-    return (top[:, 0] - top[:, 9]) / np.maximum(top[:, 0], 1e-9)
+    return (top[:, 0] - top[:, -1]) / np.maximum(top[:, 0], 1e-9)
 
 
 def ruled(ndcg: Any, feature: Any, a: float, b: float, idx: Any) -> Any:

@@ -172,6 +172,30 @@ def test_int8_probe_scores_fp32_and_int8_with_the_tuning_ranker(home: Path, tmp_
         assert 0.0 <= result[side]["int8"] <= 1.0
 
 
+@pytest.mark.parametrize("probe", ["probe_sparse_feedback", "probe_bigrams", "probe_query_weights"])
+def test_retrieval_probes_run_and_score_the_default(home: Path, tmp_path: Path, probe: str) -> None:
+    """The issue-6 probes over the tuning cache run end to end (so they cannot rot) and score the default fusion
+    at the known figure on the tiny set."""
+    import subprocess
+    import sys
+
+    root = Path(__file__).resolve().parents[1]
+    beir = write_beir(tmp_path / "tiny")
+    proc = subprocess.run(
+        [sys.executable, str(root / "bench" / f"{probe}.py"), "--beir", str(beir), "--split", "test", "--cache", str(tmp_path / "cache")],
+        check=False, capture_output=True, text=True, timeout=600,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "tiny test: 4 judged queries" in proc.stdout
+    known = f"{EXPECTED['ndcg@10']:.4f}"
+    if probe == "probe_query_weights":  # the weights' row: at 0.5, the default
+        weights = next(line for line in proc.stdout.splitlines() if line.startswith("| nDCG@10 |")).split(" | ")
+        assert weights[7] == known
+        assert "chosen inside the folds (nested)" in proc.stdout
+    else:
+        assert f"| default | {known} | — |" in proc.stdout
+
+
 def test_tuning_script_takes_another_dense_model(home: Path, tmp_path: Path) -> None:
     """--dense-model puts a sentence-transformers folder on the dense side, its vectors cached under its name."""
     import subprocess
