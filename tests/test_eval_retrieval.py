@@ -172,10 +172,12 @@ def test_int8_probe_scores_fp32_and_int8_with_the_tuning_ranker(home: Path, tmp_
         assert 0.0 <= result[side]["int8"] <= 1.0
 
 
-@pytest.mark.parametrize("probe", ["probe_sparse_feedback", "probe_bigrams", "probe_query_weights"])
+@pytest.mark.parametrize(
+    "probe", ["probe_sparse_feedback", "probe_bigrams", "probe_query_weights", "probe_late_windows", "probe_title_fields"]
+)
 def test_retrieval_probes_run_and_score_the_default(home: Path, tmp_path: Path, probe: str) -> None:
-    """The issue-6 probes over the tuning cache run end to end (so they cannot rot) and score the default fusion
-    at the known figure on the tiny set."""
+    """The issue-6 probes over the tuning cache run end to end (so they cannot rot), and each scores the default
+    fusion at the known figure on the tiny set."""
     import subprocess
     import sys
 
