@@ -29,7 +29,7 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 WEIGHTS = [round(0.2 + 0.05 * i, 2) for i in range(13)]  # 0.2 ... 0.8
-GRID = [(a / 100, b / 1000) for a in range(30, 71, 5) for b in range(-1500, 1501, 125)]
+GRID = [(a / 100, b / 1000) for a in range(30, 101, 5) for b in range(-2000, 2001, 125)]
 FOLDS, SHUFFLES = 5, 10
 FEEDBACK = [(3, 0.3), (5, 0.6), (5, 1.0)]  # dense feedback (top m chunks, beta), as tune_retrieval's variants
 
