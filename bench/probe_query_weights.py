@@ -55,21 +55,12 @@ def fitted(ndcg: Any, feature: Any, idx: Any) -> tuple[float, float]:
     return max(GRID, key=lambda ab: float(ruled(ndcg, feature, *ab, idx).mean()))
 
 
-def cross_validated(ndcg: Any, feature: Any, seed: int) -> Any:
-    """Each query's nDCG@10 under the rule fitted on the folds it is not in."""
-    import numpy as np
+def cross_validated(candidates: list[tuple[Any, Any]], seed: int) -> Any:
+    """Each query's nDCG@10 when the folds it is not in pick the best (ndcg grid, feature) pairing and fit its rule.
 
-    n = ndcg.shape[1]
-    folds = np.array_split(np.random.default_rng(seed).permutation(n), FOLDS)
-    out = np.zeros(n)
-    for i, held in enumerate(folds):
-        rest = np.concatenate([f for j, f in enumerate(folds) if j != i])
-        out[held] = ruled(ndcg, feature, *fitted(ndcg, feature, rest), held)
-    return out
-
-
-def nested_cross_validated(candidates: list[tuple[Any, Any]], seed: int) -> Any:
-    """Each query's nDCG@10 when every fold picks the best (ndcg grid, feature) pairing and its rule on the others."""
+    With one candidate this is plain cross-validation of the rule; with several, the choice among them is made
+    inside the folds too (nested), as adopting "the best of these" would make it.
+    """
     import numpy as np
 
     n = candidates[0][0].shape[1]
@@ -81,6 +72,18 @@ def nested_cross_validated(candidates: list[tuple[Any, Any]], seed: int) -> Any:
         ndcg, feature, a, b = max(fits, key=lambda fit: float(ruled(fit[0], fit[1], fit[2], fit[3], rest).mean()))
         out[held] = ruled(ndcg, feature, a, b, held)
     return out
+
+
+def out_of_sample(candidates: list[tuple[Any, Any]], base: Any) -> tuple[str, str]:
+    """The cross-validated gain over `base`: mean (min … max) over the shuffles, and the first shuffle's interval."""
+    import numpy as np
+
+    from bench.tune_retrieval import paired_interval
+
+    runs = [cross_validated(candidates, seed) for seed in range(SHUFFLES)]
+    gains = [float(r.mean() - base.mean()) for r in runs]
+    lo, hi = paired_interval(list(runs[0]), list(base))
+    return f"{np.mean(gains):+.4f} ({min(gains):+.4f} … {max(gains):+.4f})", f"{lo:+.4f} … {hi:+.4f}"
 
 
 def weight_grid(probe: Any, dense: Any, sparse: Any) -> Any:
@@ -100,7 +103,7 @@ def weight_grid(probe: Any, dense: Any, sparse: Any) -> Any:
 def main() -> None:
     import numpy as np
 
-    from bench.tune_retrieval import feedback_dense, paired_interval, probe_setup
+    from bench.tune_retrieval import feedback_dense, probe_setup
 
     probe = probe_setup(__doc__.split("\n\n")[0])
     corpus = probe.corpus
@@ -116,29 +119,21 @@ def main() -> None:
     bm25_gap = top10_gap(sparse)
     candidates = []
     for m, beta in [(0, 0.0), *FEEDBACK]:
-        side, scores = ("cosine (default)", dense) if not m else (f"feedback, top {m}, beta {beta}", None)
-        if scores is None:
+        side, scores, grid = "cosine (default)", dense, ndcg
+        if m:
+            side = f"feedback, top {m}, beta {beta}"
             scores = np.stack([feedback_dense(corpus, probe.qvecs[j], dense[j], sparse[j], m, beta) for j in range(len(base))])
-        grid = ndcg if not m else weight_grid(probe, scores, sparse)
+            grid = weight_grid(probe, scores, sparse)
         for name, feature in (("BM25 top-10 gap", bm25_gap), ("BM25 gap minus dense gap", bm25_gap - top10_gap(scores))):
             candidates.append((grid, feature))
             a, b = fitted(grid, feature, np.arange(len(base)))
             whole = ruled(grid, feature, a, b, np.arange(len(base))).mean()
-            runs = [cross_validated(grid, feature, seed) for seed in range(SHUFFLES)]
-            gains = [float(r.mean() - base.mean()) for r in runs]
-            lo, hi = paired_interval(list(runs[0]), list(base))
             print(
                 f"| {side} | {name} | {grid[WEIGHTS.index(0.5)].mean():.4f} | {a:.2f}, {b:+.3f} | {whole:.4f} "
-                f"| {np.mean(gains):+.4f} ({min(gains):+.4f} … {max(gains):+.4f}) | {lo:+.4f} … {hi:+.4f} |"
+                f"| {' | '.join(out_of_sample([(grid, feature)], base))} |"
             )
-    runs = [nested_cross_validated(candidates, seed) for seed in range(SHUFFLES)]
-    gains = [float(r.mean() - base.mean()) for r in runs]
-    lo, hi = paired_interval(list(runs[0]), list(base))
-    print(
-        f"\nThe best pairing chosen inside the folds (nested): gain {np.mean(gains):+.4f} "
-        f"({min(gains):+.4f} … {max(gains):+.4f}), first shuffle's 95% interval {lo:+.4f} … {hi:+.4f}"
-    )
-
+    gain, interval = out_of_sample(candidates, base)
+    print(f"\nThe best pairing chosen inside the folds (nested): gain {gain}, first shuffle's 95% interval {interval}")
 
 if __name__ == "__main__":
     main()
