@@ -145,7 +145,7 @@ def fusion_quality(beir: Path, split: str, qrels_file: Path | None, cache_root: 
     )
     from enclave.settings import load_settings
     from enclave.wiring import build_embedder
-    from ingest.embed import bundled_minilm_path
+    from ingest.embed_models import bundled_minilm_path
     from rag.eval.beir import load_beir
     from rag.eval.scratch import corpus_digest
 
@@ -195,7 +195,7 @@ def main() -> None:
     from tokenizers import Tokenizer
 
     from bench import data
-    from ingest.embed import bundled_minilm_path
+    from ingest.embed_models import bundled_minilm_path
 
     ap = argparse.ArgumentParser()
     ap.add_argument("--texts", type=int, default=256)

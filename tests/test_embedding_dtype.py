@@ -59,7 +59,8 @@ def test_bf16_vectors_are_unit_length_and_close_to_fp32() -> None:
     """Normalised after the cast to float32: a bf16 vector is as unit-length as an fp32 one, and points the same way."""
     import numpy as np
 
-    from ingest.embed import SentenceTransformerEmbedder, bundled_minilm_path
+    from ingest.embed import SentenceTransformerEmbedder
+    from ingest.embed_models import bundled_minilm_path
 
     path = bundled_minilm_path()
     fp32 = np.asarray(SentenceTransformerEmbedder("m", path, dtype="float32").embed_documents(TEXTS))
