@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import statistics
 import tempfile
 import time
@@ -63,17 +64,23 @@ def llama_index(params: dict[str, Any]) -> dict[str, Any]:
     from qdrant_client import QdrantClient
     from tokenizers import Tokenizer
 
-    from ingest.embed import bundled_minilm_path
+    from enclave.settings import load_settings
+    from ingest.embed_models import embedder_path
 
     docs, source = data.corpus_texts(params["docs"])
     queries = data.query_texts(params["queries"])
-    path = bundled_minilm_path()
+    e = load_settings().embedding
+    path = embedder_path(e.model_id, e.model_path)  # the same model as Enclave's, in fp32 as PrivateGPT runs it
     tokenizer = Tokenizer.from_file(str(path / "tokenizer.json"))
     tokenizer.no_padding()
     tokenizer.no_truncation()
     # The same chunk size and token counter as Enclave; llama-index's default (tiktoken) would download.
     splitter = SentenceSplitter(chunk_size=256, chunk_overlap=32, tokenizer=lambda t: tokenizer.encode(t, add_special_tokens=False).ids)
-    embed_model = HuggingFaceEmbedding(model_name=str(path), device="cpu")
+    config = path / "config_sentence_transformers.json"
+    prompts = json.loads(config.read_text()).get("prompts", {}) if config.is_file() else {}
+    embed_model = HuggingFaceEmbedding(
+        model_name=str(path), device="cpu", query_instruction=prompts.get("query"), text_instruction=prompts.get("document")
+    )
     embed_model.get_text_embedding("warm up")
     with tempfile.TemporaryDirectory() as tmp:
         client = QdrantClient(path=str(Path(tmp) / "qdrant"))

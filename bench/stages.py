@@ -72,14 +72,15 @@ def embed(params: dict[str, Any]) -> dict[str, Any]:
     docs, source = data.corpus_texts(params["texts"])
     texts = [f"{title}\n\n{text}" for _, title, text in docs]
     configured = build_embedder(load_settings())
-    token_counts = [len(configured.token_ids(t)) + 2 for t in texts]  # with [CLS] and [SEP]
-    tokens = sum(min(256, c) for c in token_counts)
     configured.embed_documents(texts[:8])  # load and warm
     baseline = SentenceTransformer(str(configured._path), device="cpu", local_files_only=True)
-    baseline.encode(texts[:8], batch_size=32)
+    prompt = len(configured.token_ids(baseline.prompts.get("document", ""))) if baseline.prompts.get("document") else 0
+    token_counts = [len(configured.token_ids(t)) + prompt + 2 for t in texts]  # with the prompt and special tokens
+    tokens = sum(min(baseline.max_seq_length, c) for c in token_counts)
+    baseline.encode_document(texts[:8], batch_size=32)
     matmul_before = _fp32_matmul_rate(baseline)
     t0 = time.perf_counter()
-    base_vectors = baseline.encode(texts, batch_size=32, normalize_embeddings=True)
+    base_vectors = baseline.encode_document(texts, batch_size=32, normalize_embeddings=True)
     base_s = time.perf_counter() - t0
     matmul_after = _fp32_matmul_rate(baseline)
     t0 = time.perf_counter()
@@ -110,9 +111,13 @@ def _fp32_ceiling(baseline: Any, token_counts: list[int], base_s: float, matmul_
     """
     import torch
 
-    cfg = baseline[0].auto_model.config
-    h, f, layers, cap = cfg.hidden_size, cfg.intermediate_size, cfg.num_hidden_layers, baseline.max_seq_length
-    flops = sum(layers * (2 * n * (4 * h * h + 2 * h * f) + 4 * n * n * h) for n in (min(cap, c) for c in token_counts))
+    model = baseline[0].auto_model
+    cfg, cap = model.config, baseline.max_seq_length
+    # Per token, 2 FLOPs per weight of every linear layer (BERT's QKVO and MLP, Gemma's grouped-query
+    # attention and gated MLP alike); per layer, 4 n^2 x the attention width for scores and mixing.
+    linear = sum(m.weight.numel() for m in model.modules() if isinstance(m, torch.nn.Linear))
+    width = (getattr(cfg, "head_dim", None) or cfg.hidden_size // cfg.num_attention_heads) * cfg.num_attention_heads
+    flops = sum(2 * n * linear + cfg.num_hidden_layers * 4 * n * n * width for n in (min(cap, c) for c in token_counts))
     achieved, peak = flops / base_s, max(matmul_rates)
     return {
         "model_gflop": flops / 1e9, "baseline_gflops": achieved / 1e9, "matmul_fp32_gflops": peak / 1e9,
@@ -159,7 +164,7 @@ def _embed_ingest_shaped(docs: list[tuple[str, str, str]], configured: Any, base
     ours_s = base_s = 0.0
     for texts in calls:
         t0 = time.perf_counter()
-        baseline.encode(texts, batch_size=32, normalize_embeddings=True)
+        baseline.encode_document(texts, batch_size=32, normalize_embeddings=True)
         t1 = time.perf_counter()
         configured.embed_documents(texts)
         base_s, ours_s = base_s + t1 - t0, ours_s + time.perf_counter() - t1
@@ -200,8 +205,11 @@ def query(params: dict[str, Any]) -> dict[str, Any]:
     from ingest.index.server import QdrantServerIndex
     from ingest.schema import SCHEMA_VERSION, IndexMeta, SparseVec
 
-    r = load_settings().retrieval
-    size, dim, n_queries = params["size"], 384, params["queries"]
+    from enclave.wiring import build_embedder
+
+    settings = load_settings()
+    r = settings.retrieval
+    size, dim, n_queries = params["size"], build_embedder(settings).dim, params["queries"]  # dim: read, not loaded
     points = _points(size, dim, seed=size)
     rng = random.Random(1)
     queries = [

@@ -25,9 +25,9 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-DENSE = [round(0.15 + 0.025 * i, 3) for i in range(15)]  # 0.15 .. 0.50
+DENSE = [round(0.15 + 0.025 * i, 3) for i in range(23)]  # 0.15 .. 0.70 (cosines differ from one embedder to another)
 SPARSE = [0.4, 0.5, 0.6, 0.7, 0.8, 1.0, 1.01]  # 1.01: the sparse side never opens the gate
-PASSAGE = [0.2, 0.25, 0.3, 0.35, 0.4]
+PASSAGE = [round(0.2 + 0.05 * i, 2) for i in range(9)]  # 0.20 .. 0.60
 
 
 def observe(squad: Path, questions: int) -> list[dict[str, Any]]:
@@ -110,10 +110,14 @@ def main() -> None:
         (score(rows, d, s, p) for d in DENSE for s in SPARSE for p in PASSAGE if p <= d),
         key=lambda r: (r["errors"], -r["gold_in_prompt"]),
     )
+    from enclave.settings import load_settings
+    from rag.answer import AnswerConfig
+
+    r = load_settings().retrieval
     print(json.dumps({
         "questions_per_side": sum(1 for r in rows if r["answerable"]),
-        "hand_set_before": score(rows, 0.30, 0.6),
-        "one_bar_0.40": score(rows, 0.40, 0.6),
+        "embedding_model": load_settings().embedding.model_id,
+        "current_default": score(rows, r.min_dense_score, AnswerConfig().min_sparse_match, r.passage_min_dense_score),
         "best": grid[:10],
     }, indent=2))
 

@@ -48,7 +48,7 @@ class Variant:
     name: str
     mode: str = "convex"  # dense | bm25 | rrf | convex
     norm: str = "minmax"  # minmax | zscore | theory (convex only; theory: min fixed at the score's floor)
-    dense_weight: float = 0.5
+    dense_weight: float = 0.7  # the product's (retrieval.dense_weight); 0.5 was MiniLM's best
     prefetch: int = 100
     chunk_tokens: int = 256
     title_on_every_chunk: bool = False
@@ -64,7 +64,7 @@ class Variant:
     extra: dict[str, Any] = field(default_factory=dict)
 
 
-DEFAULT = Variant("convex, min-max, w 0.5, prefetch 100 (default)")
+DEFAULT = Variant("convex, min-max, w 0.7, prefetch 100 (default)")
 CORE = [
     Variant("dense only", mode="dense"),
     Variant("BM25 only", mode="bm25"),
@@ -72,13 +72,14 @@ CORE = [
     DEFAULT,
 ]
 MORE = [
-    Variant("convex, dense weight 0.4", dense_weight=0.4),
+    Variant("convex, dense weight 0.5", dense_weight=0.5),
     Variant("convex, dense weight 0.6", dense_weight=0.6),
+    Variant("convex, dense weight 0.8", dense_weight=0.8),
     Variant("convex, prefetch 50", prefetch=50),
     Variant("convex, prefetch 200", prefetch=200),
     Variant("convex, z-score normalisation", norm="zscore"),
     # Bruch et al. 2023 (TM2C2): divide by the observed max over the theoretical min (cosine -1, BM25 0).
-    Variant("convex, theoretical-min normalisation, w 0.5", norm="theory"),
+    Variant("convex, theoretical-min normalisation, w 0.5", norm="theory", dense_weight=0.5),
     Variant("convex, theoretical-min normalisation, w 0.7", norm="theory", dense_weight=0.7),
     Variant("convex, theoretical-min normalisation, w 0.8", norm="theory", dense_weight=0.8),
     Variant("title repeated on every chunk", title_on_every_chunk=True),
@@ -104,7 +105,8 @@ class Corpus:
         import numpy as np
 
         dense = dense or Dense(embedder)
-        tag = f"{chunk_tokens}{'-title' if title_on_every_chunk else ''}"
+        # Chunks are cut with the product embedder's tokenizer: another embedder has chunks of its own.
+        tag = f"{chunk_tokens}{'-title' if title_on_every_chunk else ''}{_model_tag(embedder)}"
         chunks_file, vectors_file = cache / f"chunks-{tag}.json", cache / f"dense-{tag}{dense.suffix}.npy"
         chunked = chunks_file.is_file()
         if chunked:
@@ -174,17 +176,32 @@ class Dense:
         self._embedder, self._dir, self._model = embedder, model_dir, None
         if model_dir:
             self.suffix = f"-{model_dir.name}-{_folder_digest(model_dir)}"
-        else:  # the product's embedder: float32 vectors keep the old cache name, other dtypes their own
-            self.suffix = "" if embedder.dtype == "float32" else f"-{embedder.dtype}"
+        else:  # the product's embedder: MiniLM's float32 vectors keep the old cache name, others their own
+            self.suffix = _model_tag(embedder) + ("" if embedder.dtype == "float32" else f"-{embedder.dtype}")
 
     def embed_documents(self, texts: list[str]) -> Any:
         if self._dir is None:
             return self._embedder.embed_documents(texts)
+        return self._folder_model().encode_document(texts, batch_size=8, normalize_embeddings=True)
+
+    def embed_queries(self, texts: list[str]) -> Any:
+        if self._dir is None:
+            return self._embedder.embed_queries(texts)
+        return self._folder_model().encode_query(texts, batch_size=8, normalize_embeddings=True)
+
+    def _folder_model(self) -> Any:
         if self._model is None:  # loaded once, for the queries and every chunking that needs vectors
             from sentence_transformers import SentenceTransformer
 
             self._model = SentenceTransformer(str(self._dir), device="cpu", local_files_only=True)
-        return self._model.encode(texts, batch_size=8, normalize_embeddings=True)
+        return self._model
+
+
+def _model_tag(embedder: Any) -> str:
+    """Names cache files after the product's embedder; empty for MiniLM, whose files came first."""
+    from ingest.embed_models import MINILM_ID
+
+    return "" if embedder.model_id == MINILM_ID else "-" + embedder.model_id.rsplit("/", 1)[-1]
 
 
 def with_dtype(settings: Any, dtype: str) -> Any:
@@ -197,7 +214,7 @@ def _query_vectors(path: Path, dense: Dense, queries: list[str]) -> Any:
     import numpy as np
 
     if not path.is_file():
-        np.save(path, np.asarray(dense.embed_documents(queries), dtype="float32"))
+        np.save(path, np.asarray(dense.embed_queries(queries), dtype="float32"))
     return np.load(path)
 
 

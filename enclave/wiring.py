@@ -11,7 +11,8 @@ from functools import partial
 from pathlib import Path
 
 from enclave.settings import Settings
-from ingest.embed import Bm25Encoder, SentenceTransformerEmbedder, bundled_minilm_path
+from ingest.embed import Bm25Encoder, SentenceTransformerEmbedder
+from ingest.embed_models import FETCHED_EMBEDDERS, embedder_path, fetch_embedder
 from ingest.index.base import VectorIndex
 from ingest.index.edge import EdgeIndex
 from ingest.manifest import Manifest
@@ -61,9 +62,12 @@ def default_model_path(settings: Settings) -> Path:
 
 
 def setup_home(settings: Settings) -> list[str]:
-    """Create ENCLAVE_HOME, assemble and verify the default model, write a default policy."""
+    """Create ENCLAVE_HOME, fetch the embedder and assemble the generator (both verified), write a default policy."""
     done = []
     settings.home.mkdir(parents=True, exist_ok=True)
+    fetched = FETCHED_EMBEDDERS.get(settings.embedding.model_id)
+    if fetched and not settings.embedding.model_path:
+        done.append(f"embedding model {fetch_embedder(fetched)} (sha256 verified)")
     if not settings.generator.model_path:
         path = assemble_bundled_model(bundled_model(settings.generator.bundled_model), default_model_path(settings))
         done.append(f"model {path} (sha256 verified)")
@@ -90,10 +94,9 @@ def policy_loader(settings: Settings) -> Callable[[], Policy]:
 
 
 def build_embedder(settings: Settings) -> SentenceTransformerEmbedder:
-    """The dense embedder named in settings (bundled MiniLM by default)."""
+    """The dense embedder named in settings (EmbeddingGemma-300M, fetched at setup, by default)."""
     e = settings.embedding
-    path = Path(e.model_path) if e.model_path else bundled_minilm_path()
-    return SentenceTransformerEmbedder(e.model_id, path, dtype=e.dtype, batch_size=e.batch_size)
+    return SentenceTransformerEmbedder(e.model_id, embedder_path(e.model_id, e.model_path), dtype=e.dtype, batch_size=e.batch_size)
 
 
 def index_adapter(settings: Settings, backend: str, path: Path | None = None) -> VectorIndex:

@@ -79,9 +79,9 @@ class AnswerConfig:
 
     context_budget_tokens: int = 2048
     max_answer_tokens: int = 384
-    min_dense_score: float = 0.40  # the question is answered only when a passage clears this bar...
+    min_dense_score: float = 0.30  # the question is answered only when a passage clears this bar...
     passage_min_dense_score: float = 0.30  # ...and then the prompt gets every passage that clears this one
-    min_sparse_match: float = 0.6
+    min_sparse_match: float = 0.7  # ...or matches this share of the query's terms (bench/tune_gate.py)
 
 
 class Answerer:

@@ -19,8 +19,8 @@ class RetrievalConfig:
     top_k: int = 3
     prefetch_k: int = 100
     rrf_k: int = 60
-    dense_weight: float = 0.5
-    sparse_weight: float = 0.5
+    dense_weight: float = 0.7
+    sparse_weight: float = 0.3
     fusion: str = "convex"
     # Count what the policy filter removed (one more index query, for the audit record).
     count_withheld: bool = True

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from enclave.settings import Settings
+from enclave.settings import EmbeddingSettings, Settings
 from enclave.wiring import build_answerer, build_embedder, build_generator, ingest_deps, open_index, policy_loader
 from ingest.pipeline import ingest_folder
 from policies.engine import principal_for
@@ -151,4 +151,4 @@ def test_cli_status_json(ingested: tuple[Settings, Path]) -> None:
     assert result.returncode == 0, result.stderr
     data = json.loads(result.stdout)
     assert data["documents"] == 5 and data["chunks"] >= 5
-    assert data["generator_sha256"] and data["embedding_model"].endswith("all-MiniLM-L6-v2")
+    assert data["generator_sha256"] and data["embedding_model"] == EmbeddingSettings().model_id

@@ -142,14 +142,21 @@ def test_tuning_script_runs_and_scores_the_default(home: Path, tmp_path: Path) -
     assert len(same) == 8
     assert any((tmp_path / "cache").rglob("windows-64-256*.npz"))
     # --versus-dtype: the default fusion with fp32 vectors, paired against the default row (here, the same figures).
-    same.append(rows["convex, min-max, w 0.5, prefetch 100, dense side in float32"])
+    same.append(rows["convex, min-max, w 0.7, prefetch 100, dense side in float32"])
     assert rows["dense only, dense side in float32"]["recall@100"] == pytest.approx(EXPECTED["recall@100"])
     for row in same:
         for key, value in EXPECTED.items():
             assert row[key] == pytest.approx(value), (row["variant"], key)
-    # The configured dtype ("auto") names the vectors' cache: float32 keeps the old name.
-    suffix = "" if resolve_dtype("auto") == "float32" else "-bfloat16"
-    assert (tmp_path / "cache").is_dir() and any((tmp_path / "cache").rglob(f"dense-256{suffix}.npy"))
+    # The configured embedder and dtype ("auto") name the chunks' and vectors' cache files.
+    suffix = "-embeddinggemma-300m" + ("" if resolve_dtype("auto") == "float32" else "-bfloat16")
+    assert (tmp_path / "cache").is_dir() and any((tmp_path / "cache").rglob(f"dense-256-embeddinggemma-300m{suffix}.npy"))
+    # The tuning script's default is the product's.
+    from bench.tune_retrieval import DEFAULT
+    from enclave.settings import RetrievalSettings
+
+    assert (DEFAULT.dense_weight, 1 - DEFAULT.dense_weight) == pytest.approx(
+        (RetrievalSettings().dense_weight, RetrievalSettings().sparse_weight)
+    )
 
 
 def test_int8_probe_scores_fp32_and_int8_with_the_tuning_ranker(home: Path, tmp_path: Path) -> None:
@@ -203,7 +210,7 @@ def test_tuning_script_takes_another_dense_model(home: Path, tmp_path: Path) -> 
     import subprocess
     import sys
 
-    from ingest.embed import bundled_minilm_path
+    from ingest.embed_models import bundled_minilm_path
 
     root = Path(__file__).resolve().parents[1]
     beir = write_beir(tmp_path / "tiny")
@@ -220,5 +227,6 @@ def test_tuning_script_takes_another_dense_model(home: Path, tmp_path: Path) -> 
     default = next(name for name in rows if name.endswith("(default)"))
     for key, value in EXPECTED.items():  # the same model as the product's, loaded from its folder: the same figures
         assert rows[default][key] == pytest.approx(value), key
-    assert len(list((tmp_path / "cache").rglob(f"dense-256-{model.name}-*.npy"))) == 1
-    assert not any((tmp_path / "cache").rglob("dense-256.npy"))
+    # The chunks are the product's (cut with its embedder's tokenizer); only the vectors come from the folder.
+    assert len(list((tmp_path / "cache").rglob(f"dense-256-embeddinggemma-300m-{model.name}-*.npy"))) == 1
+    assert not any((tmp_path / "cache").rglob("dense-256-embeddinggemma-300m-embeddinggemma-300m*.npy"))  # the product's vectors
