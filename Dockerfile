@@ -25,7 +25,9 @@ COPY policies ./policies
 COPY ui ./ui
 RUN pip install . \
     && pip install --no-deps "unstructured-inference==1.6.14"
-# The bundled model: assembled and verified by `enclave setup`, then kept outside any volume.
+# The bundled model: assembled and verified by `enclave setup`, then kept outside any volume. The same
+# command fetches and verifies the embedder (EmbeddingGemma-300M) into /opt/venv/share/enclave/embedders,
+# which travels with the virtualenv into the app image.
 SHELL ["/bin/bash", "-o", "pipefail", "-c"]
 RUN ENCLAVE_HOME=/tmp/seed enclave setup \
     && mkdir -p /opt/enclave/models \
