@@ -74,7 +74,7 @@ def embed(params: dict[str, Any]) -> dict[str, Any]:
     configured = build_embedder(load_settings())
     configured.embed_documents(texts[:8])  # load and warm
     baseline = SentenceTransformer(str(configured._path), device="cpu", local_files_only=True)
-    prompt = len(configured.token_ids(baseline.prompts.get("document", ""))) if baseline.prompts.get("document") else 0
+    prompt = len(configured.token_ids(baseline.prompts.get("document", "")))  # MiniLM has none: 0
     token_counts = [len(configured.token_ids(t)) + prompt + 2 for t in texts]  # with the prompt and special tokens
     tokens = sum(min(baseline.max_seq_length, c) for c in token_counts)
     baseline.encode_document(texts[:8], batch_size=32)
