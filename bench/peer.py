@@ -29,7 +29,8 @@ def enclave(params: dict[str, Any]) -> dict[str, Any]:
     queries = data.query_texts(params["queries"])
     with tempfile.TemporaryDirectory() as tmp:
         settings = load_settings(home=Path(tmp))
-        build_embedder(settings).warm_up()  # import and load happen once per process on both sides; not counted
+        warm = build_embedder(settings)
+        warm.warm_up()  # import and load happen once per process on both sides; not counted
         import llama_index.core.node_parser  # noqa: F401  (the splitter's import, outside the timing as on the peer side)
         scratch = prepare(settings, [EvalDoc(*d) for d in docs])
         t0 = time.perf_counter()
@@ -50,7 +51,7 @@ def enclave(params: dict[str, Any]) -> dict[str, Any]:
             index.close()
     p50, p95 = _p50_p95(times)
     assert report is not None
-    return {"source": source, "docs": len(docs), "chunks": report.chunks_written, "ingest_s": ingest_s,
+    return {"source": source, "embedder": f"{warm.model_id} ({warm.dtype})", "docs": len(docs), "chunks": report.chunks_written, "ingest_s": ingest_s,
             "query_p50_ms": p50, "query_p95_ms": p95}
 
 
@@ -99,5 +100,5 @@ def llama_index(params: dict[str, Any]) -> dict[str, Any]:
             times.append((time.perf_counter() - t0) * 1000)
         client.close()
     p50, p95 = _p50_p95(times)
-    return {"source": source, "docs": len(docs), "chunks": len(nodes), "ingest_s": ingest_s,
+    return {"source": source, "embedder": f"{e.model_id} (float32)", "docs": len(docs), "chunks": len(nodes), "ingest_s": ingest_s,
             "query_p50_ms": p50, "query_p95_ms": p95, "note": "dense only, no access filter"}

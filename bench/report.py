@@ -18,6 +18,12 @@ def render(results: dict[str, Any]) -> str:
         f"load average at start {tuple(round(x, 1) for x in m['load_avg_at_start'])}; {m['time_utc']}; mode {results['mode']}",
         "",
     ]
+    stamps = {k: v["measured_utc"] for k, v in s.items() if isinstance(v, dict) and "measured_utc" in v}
+    if len(set(stamps.values())) > 1:
+        lines += ["Stages measured at different times (`--update`): " + "; ".join(f"{k} {t}" for k, t in stamps.items()), ""]
+    embedders = {v["embedder"] for v in s.values() if isinstance(v, dict) and "embedder" in v}
+    if embedders:
+        lines += ["Embedder: " + "; ".join(sorted(embedders)), ""]
     if "ingest" in s and "error" not in s["ingest"]:
         i = s["ingest"]
         sec = i["seconds"]

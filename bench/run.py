@@ -98,8 +98,20 @@ def machine() -> dict[str, Any]:
         "memory_gib": round(psutil.virtual_memory().total / 2**30, 1),
         "load_avg_at_start": os.getloadavg(),
         "python": platform.python_version(),
-        "time_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "time_utc": _now(),
     }
+
+
+def _now() -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+
+
+def kept_stages(previous: dict[str, Any], mode: str) -> dict[str, Any]:
+    """The stages of an earlier run, each stamped with when it was measured, for `--update`."""
+    if previous.get("mode") != mode:
+        raise SystemExit(f"--update: the file holds a {previous.get('mode')} run, this is a {mode} run")
+    stamp = previous["machine"]["time_utc"]
+    return {label: {"measured_utc": stamp} | entry for label, entry in previous["stages"].items()}
 
 
 def _cpu_model() -> str:
@@ -126,6 +138,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--peer-docs", type=int, default=0, help="documents for the peer baseline (default 500)")
     parser.add_argument("--query-n", type=int, default=0, help="queries per size in the query stage (default 200)")
     parser.add_argument("--out", default=str(ROOT / "bench" / "results.json"), help="where the JSON goes")
+    parser.add_argument("--update", action="store_true",
+                        help="with --only: keep the other stages already in --out (each stage says when it was measured)")
     parser.add_argument("--stage", help=argparse.SUPPRESS)
     parser.add_argument("--params", help=argparse.SUPPRESS)
     parser.add_argument("--result", help=argparse.SUPPRESS)
@@ -136,7 +150,11 @@ def main(argv: list[str] | None = None) -> int:
     from bench.report import render
 
     only = {s.strip() for s in args.only.split(",") if s.strip()}
+    if args.update and not only:
+        parser.error("--update needs --only (the stages to measure again)")
     results: dict[str, Any] = {"machine": machine(), "mode": "quick" if args.quick else "full", "stages": {}}
+    if args.update and Path(args.out).exists():
+        results["stages"] = kept_stages(json.loads(Path(args.out).read_text()), results["mode"])
     failed = 0
     with tempfile.TemporaryDirectory() as tmp_dir:
         tmp = Path(tmp_dir)
@@ -152,11 +170,11 @@ def main(argv: list[str] | None = None) -> int:
             )
             entry = json.loads(out.read_text()) if rc == 0 and out.exists() else {"error": f"exit code {rc}"}
             failed += rc != 0
-            entry.update({"peak_rss_mib": round(rss, 1), "stage_wall_s": round(seconds, 2)})
+            entry.update({"peak_rss_mib": round(rss, 1), "stage_wall_s": round(seconds, 2), "measured_utc": _now()})
             results["stages"][label] = entry
         if not only or "ask" in only:
             print("[bench] ask …", file=sys.stderr, flush=True)
-            results["stages"]["ask"] = run_ask(tmp)
+            results["stages"]["ask"] = run_ask(tmp) | {"measured_utc": _now()}
             failed += results["stages"]["ask"].get("exit_code", 1) != 0
     Path(args.out).write_text(json.dumps(results, indent=2))
     print(render(results))

@@ -47,6 +47,7 @@ def ingest(params: dict[str, Any]) -> dict[str, Any]:
     total = report.seconds["total"]
     return {
         "folder": str(folder),
+        "embedder": f"{embedder.model_id} ({embedder.dtype})",
         "files": report.files_seen,
         "ingested": len(report.ingested),
         "failed_or_skipped": len(report.failed),
@@ -89,6 +90,7 @@ def embed(params: dict[str, Any]) -> dict[str, Any]:
     agreement = float(np.mean(np.sum(ours * base_vectors, axis=1)))
     return {
         "source": source,
+        "embedder": configured.model_id,
         "texts": len(texts),
         "tokens": tokens,
         "configured": {"dtype": configured.dtype, "seconds": ours_s, "tokens_per_s": tokens / ours_s},
@@ -222,7 +224,7 @@ def query(params: dict[str, Any]) -> dict[str, Any]:
         for _ in range(n_queries)
     ]
     meta = IndexMeta(schema_version=SCHEMA_VERSION, embedding_model="bench", embedding_dim=dim)
-    result: dict[str, Any] = {"chunks": size, "queries": n_queries, "fusion": r.fusion, "filter": "2 of 4 labels"}
+    result: dict[str, Any] = {"chunks": size, "dim": dim, "queries": n_queries, "fusion": r.fusion, "filter": "2 of 4 labels"}
     with tempfile.TemporaryDirectory() as tmp:
         backends = {"edge": EdgeIndex(Path(tmp) / "edge")}
         if params.get("local_mode", True):

@@ -38,6 +38,29 @@ def test_bench_quick_runs_every_stage(tmp_path: Path) -> None:
     assert stages["peer enclave"]["docs"] == stages["peer llama-index"]["docs"]
     assert stages["ask"]["exit_code"] == 0 and stages["ask"]["peak_rss_mib"] > 0
     assert "| Ingest (`enclave ingest`) |" in proc.stdout and "| Peer baseline |" in proc.stdout and "| Enclave overhead |" in proc.stdout
+    from enclave.settings import load_settings
+
+    model_id = load_settings(home=tmp_path / "home").embedding.model_id  # each stage names the embedder it measured
+    assert stages["embed"]["embedder"] == model_id and stages["ingest"]["embedder"].startswith(model_id)
+    assert stages["peer enclave"]["embedder"].startswith(model_id) and stages["peer llama-index"]["embedder"].startswith(model_id)
+
+
+def test_bench_update_measures_only_the_named_stages_and_keeps_the_rest(tmp_path: Path) -> None:
+    out = tmp_path / "bench.json"
+    earlier = {"exit_code": 0, "peak_rss_mib": 900.0, "wall_s": 12.0}
+    out.write_text(json.dumps({"machine": {"time_utc": "2026-01-02T03:04:05Z"}, "mode": "quick", "stages": {"ask": earlier}}))
+    run = [sys.executable, str(ROOT / "bench" / "run.py"), "--quick", "--only", "query", "--update", "--out", str(out)]
+    proc = subprocess.run(run, check=False, capture_output=True, text=True, timeout=600, cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr[-3000:] + proc.stdout[-3000:]
+    stages = json.loads(out.read_text())["stages"]
+    assert stages["ask"] == earlier | {"measured_utc": "2026-01-02T03:04:05Z"}  # kept, and says when it was measured
+    assert stages["query 1k"]["measured_utc"] > "2026-01-02" and stages["query 1k"]["edge"]["p50_ms"] > 0
+    assert "Stages measured at different times" in proc.stdout
+    refused = subprocess.run(run[:3] + ["--update", "--out", str(out)], check=False, capture_output=True, text=True, cwd=tmp_path)
+    assert refused.returncode == 2 and "--update needs --only" in refused.stderr
+    out.write_text(json.dumps({"machine": {"time_utc": "x"}, "mode": "full", "stages": {}}))
+    mixed = subprocess.run(run, check=False, capture_output=True, text=True, timeout=600, cwd=tmp_path)
+    assert mixed.returncode != 0 and "holds a full run" in mixed.stderr
 
 
 def test_text_checks_bench_compares_both_checks_on_the_same_files(tmp_path: Path) -> None:
