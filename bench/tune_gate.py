@@ -111,13 +111,12 @@ def main() -> None:
         key=lambda r: (r["errors"], -r["gold_in_prompt"]),
     )
     from enclave.settings import load_settings
-    from rag.answer import AnswerConfig
 
     r = load_settings().retrieval
     print(json.dumps({
         "questions_per_side": sum(1 for r in rows if r["answerable"]),
         "embedding_model": load_settings().embedding.model_id,
-        "current_default": score(rows, r.min_dense_score, AnswerConfig().min_sparse_match, r.passage_min_dense_score),
+        "current_default": score(rows, r.min_dense_score, r.min_sparse_match, r.passage_min_dense_score),
         "best": grid[:10],
     }, indent=2))
 

@@ -153,6 +153,8 @@ class RetrievalSettings(BaseModel):
     # out-of-corpus questions to the model and refuses 1.5% of answerable ones, the grid's fewest errors
     # (0.40: 2.5% and 4.5%). Cosines depend on the embedder: MiniLM's measured best was 0.40.
     min_dense_score: float = 0.30
+    # The term share that also counts as evidence (0.7 with EmbeddingGemma; MiniLM's measured best was 0.6).
+    min_sparse_match: float = 0.7
     # Once answered, the prompt gets every passage above this bar (never above min_dense_score).
     passage_min_dense_score: float = 0.30
 

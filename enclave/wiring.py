@@ -232,6 +232,7 @@ def build_answerer(
             context_budget_tokens=r.context_budget_tokens,
             max_answer_tokens=settings.generator.max_answer_tokens,
             min_dense_score=r.min_dense_score,
+            min_sparse_match=r.min_sparse_match,
             passage_min_dense_score=min(r.passage_min_dense_score, r.min_dense_score),
         ),
         audit=sink,

@@ -128,6 +128,25 @@ def test_question_without_answer_says_so(ingested: tuple[Settings, Path]) -> Non
     assert answer.citations == []
 
 
+def test_the_gate_settings_reach_the_answerer(ingested: tuple[Settings, Path]) -> None:
+    """With the dense bar out of reach, the term-share setting alone decides whether a question is answered."""
+    settings, _ = ingested
+    question, must_contain = FACTS[2][0], FACTS[2][1]
+    embedder = build_embedder(settings)
+    index = open_index(settings, embedder)
+    try:
+        principal = principal_for(policy_loader(settings)(), "tester")
+        answers = {}
+        for share in (1.01, 0.0):
+            gate = settings.retrieval.model_copy(update={"min_dense_score": 1.01, "min_sparse_match": share})
+            gated = settings.model_copy(update={"retrieval": gate})
+            answers[share] = build_answerer(gated, index, embedder, build_generator(gated)).answer(question, principal)
+    finally:
+        index.close()
+    assert not answers[1.01].found and answers[1.01].text == NOT_FOUND_TEXT
+    assert answers[0.0].found and all(word in answers[0.0].text for word in must_contain), answers[0.0].text
+
+
 def test_cli_ask_json_shape(ingested: tuple[Settings, Path], home: Path) -> None:
     """`enclave ask --json` prints one object with answer, citations, model and timings."""
     result = subprocess.run(

@@ -8,6 +8,7 @@ from pathlib import Path
 from pydantic import BaseModel
 
 from enclave.settings import RetrievalSettings, Settings
+from rag.answer import AnswerConfig
 from rag.retrieve import RetrievalConfig
 
 
@@ -36,4 +37,11 @@ def test_retrieval_config_defaults_are_the_settings_defaults() -> None:
     """A Retriever built without settings fuses, prefetches and cuts exactly as `enclave ask` does by default."""
     config, settings = RetrievalConfig(), RetrievalSettings()
     for name in ("top_k", "prefetch_k", "rrf_k", "dense_weight", "sparse_weight", "fusion"):
+        assert getattr(config, name) == getattr(settings, name), name
+
+
+def test_answer_gate_defaults_are_the_settings_defaults() -> None:
+    """An Answerer built without settings gates questions exactly as `enclave ask` does by default."""
+    config, settings = AnswerConfig(), RetrievalSettings()
+    for name in ("min_dense_score", "min_sparse_match", "passage_min_dense_score", "context_budget_tokens"):
         assert getattr(config, name) == getattr(settings, name), name
