@@ -55,9 +55,9 @@ def observe(squad: Path, questions: int) -> list[dict[str, Any]]:
     picked += [(q, False) for q in rng.sample(outside, min(questions, len(outside)))]
 
     scratch = prepare(load_settings(), docs)
-    ingest_scratch(scratch)
     settings = scratch.settings
     embedder = build_embedder(settings)
+    ingest_scratch(scratch, embedder=embedder)
     index = open_index(settings, embedder)
     try:
         retriever = build_retriever(settings, index, embedder)

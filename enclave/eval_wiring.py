@@ -22,7 +22,7 @@ from enclave.wiring import (
     open_index,
     policy_loader,
 )
-from ingest.embed import resolve_dtype
+from ingest.embed import SentenceTransformerEmbedder, resolve_dtype
 from ingest.index.base import VectorIndex
 from ingest.pipeline import IngestReport, Progress
 from policies.engine import principal_for
@@ -73,11 +73,20 @@ def prepare(settings: Settings, docs: Sequence[EvalDoc]) -> Scratch:
     return Scratch(settings=scratch, corpus=write_corpus(scratch.home, docs, scratch.policy_dir))
 
 
-def ingest_scratch(scratch: Scratch, on_progress: Callable[[Progress], None] | None = None) -> IngestReport | None:
-    """Ingest the scratch corpus with the product's route; None when a complete index was reused."""
+def ingest_scratch(
+    scratch: Scratch,
+    on_progress: Callable[[Progress], None] | None = None,
+    embedder: SentenceTransformerEmbedder | None = None,
+) -> IngestReport | None:
+    """Ingest the scratch corpus with the product's route; None when a complete index was reused.
+
+    `embedder` reuses a loaded model (one model per process, as in `enclave ask`).
+    """
     if scratch.corpus.complete:
         return None
-    report = ingest_folder_now(scratch.settings, scratch.corpus.docs_dir, parse=parse_eval_doc, on_progress=on_progress)
+    report = ingest_folder_now(
+        scratch.settings, scratch.corpus.docs_dir, embedder=embedder, parse=parse_eval_doc, on_progress=on_progress
+    )
     mark_complete(scratch.corpus, report)
     return report
 
@@ -87,11 +96,12 @@ def evaluate_retrieval(
 ) -> dict[str, Any]:
     """Ingest (or reuse) the scratch index, rank every judged query, and score the ranking."""
     scratch = prepare(settings, data.docs)
+    embedder = build_embedder(scratch.settings)
     started = time.perf_counter()
-    ingest_scratch(scratch, on_progress)
+    ingest_scratch(scratch, on_progress, embedder)
     ingest_s = time.perf_counter() - started
     started = time.perf_counter()
-    run = rank_scratch(scratch, data.queries)
+    run = rank_scratch(scratch, data.queries, embedder=embedder)
     query_s = time.perf_counter() - started
     result: dict[str, Any] = evaluate(run, data.qrels)
     result["config"] = eval_config(scratch)
@@ -99,14 +109,19 @@ def evaluate_retrieval(
     return result
 
 
-def rank_scratch(scratch: Scratch, queries: dict[str, str], index: VectorIndex | None = None) -> dict[str, list[str]]:
+def rank_scratch(
+    scratch: Scratch,
+    queries: dict[str, str],
+    index: VectorIndex | None = None,
+    embedder: SentenceTransformerEmbedder | None = None,
+) -> dict[str, list[str]]:
     """Document ranking per query through the retriever `enclave ask` uses, as the eval user (policy filter on).
 
     `index` replaces the scratch index (tests pass an unfiltered one to show the filter changes nothing
-    for a user who may read everything).
+    for a user who may read everything); `embedder` reuses a loaded model.
     """
     settings = scratch.settings
-    embedder = build_embedder(settings)
+    embedder = embedder or build_embedder(settings)
     own = index is None
     opened = open_index(settings, embedder) if index is None else index
     try:
@@ -143,9 +158,9 @@ def evaluate_qa(
 ) -> dict[str, Any]:
     """Ingest the paragraphs (or reuse them), answer every question as the eval user, and score the answers."""
     scratch = prepare(settings, data.docs)
-    ingest_scratch(scratch, on_progress)
     s = scratch.settings
     embedder = build_embedder(s)
+    ingest_scratch(scratch, on_progress, embedder)
     index = open_index(s, embedder)
     try:
         # The generator comes from the site's settings: the model lives in the real home, not the scratch one.

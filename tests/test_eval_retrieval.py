@@ -230,3 +230,23 @@ def test_tuning_script_takes_another_dense_model(home: Path, tmp_path: Path) -> 
     # The chunks are the product's (cut with its embedder's tokenizer); only the vectors come from the folder.
     assert len(list((tmp_path / "cache").rglob(f"dense-256-embeddinggemma-300m-{model.name}-*.npy"))) == 1
     assert not any((tmp_path / "cache").rglob("dense-256-embeddinggemma-300m-embeddinggemma-300m*.npy"))  # the product's vectors
+
+
+def test_dtype_comparison_scores_both_scratch_indexes_query_by_query(home: Path, tmp_path: Path) -> None:
+    """bench/compare_dtypes.py ranks through the eval route in each dtype; both give the known figures."""
+    import subprocess
+    import sys
+
+    root = Path(__file__).resolve().parents[1]
+    beir = write_beir(tmp_path / "tiny")
+    proc = subprocess.run(
+        [sys.executable, str(root / "bench" / "compare_dtypes.py"), "--beir", str(beir)],
+        check=False, capture_output=True, text=True, timeout=600,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    result = json.loads(proc.stdout)
+    assert result["queries"] == 4
+    ndcg = result["ndcg@10"]
+    assert ndcg["bfloat16"] == pytest.approx(EXPECTED["ndcg@10"]) and ndcg["float32"] == pytest.approx(EXPECTED["ndcg@10"])
+    assert ndcg["difference"] == pytest.approx(0.0) and ndcg["queries_moved"] == 0
+    assert len(list((home / "eval").iterdir())) == 2  # one scratch index per dtype
