@@ -2,6 +2,7 @@
 
     .venv/bin/python bench/run.py            # full run (reads ../shared/data when present)
     .venv/bin/python bench/run.py --quick    # small sizes, generated data (CI)
+    .venv/bin/python bench/run.py --only embed,peer --update   # measure two stages again, keep the rest of the file
 
 Every stage runs in its own process, so each reports its own peak memory (max RSS).
 """
