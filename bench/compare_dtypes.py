@@ -72,7 +72,12 @@ def main(argv: list[str] | None = None) -> int:
     dtypes = [d.strip() for d in args.dtypes.split(",") if d.strip()]
     if len(dtypes) != 2 or not set(dtypes) <= {"bfloat16", "float32"}:
         parser.error("--dtypes takes two of bfloat16, float32")
-    per = per_query_by_dtype(args.beir, args.qrels, args.split, dtypes)
+    from rag.eval.errors import EvalError
+
+    try:
+        per = per_query_by_dtype(args.beir, args.qrels, args.split, dtypes)
+    except EvalError as e:  # a missing or malformed dataset: say which, no traceback
+        parser.error(str(e))
     print(json.dumps(compare(per, *dtypes), indent=2))
     return 0
 

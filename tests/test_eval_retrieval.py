@@ -250,3 +250,8 @@ def test_dtype_comparison_scores_both_scratch_indexes_query_by_query(home: Path,
     assert ndcg["bfloat16"] == pytest.approx(EXPECTED["ndcg@10"]) and ndcg["float32"] == pytest.approx(EXPECTED["ndcg@10"])
     assert ndcg["difference"] == pytest.approx(0.0) and ndcg["queries_moved"] == 0
     assert len(list((home / "eval").iterdir())) == 2  # one scratch index per dtype
+    missing = subprocess.run(
+        [sys.executable, str(root / "bench" / "compare_dtypes.py"), "--beir", str(tmp_path / "nowhere")],
+        check=False, capture_output=True, text=True, timeout=600,
+    )
+    assert missing.returncode == 2 and "nowhere" in missing.stderr and "Traceback" not in missing.stderr
