@@ -49,8 +49,8 @@ def enclave(params: dict[str, Any]) -> dict[str, Any]:
             index.close()
     p50, p95 = _p50_p95(times)
     assert report is not None
-    return {"source": source, "embedder": f"{embedder.model_id} ({embedder.dtype})", "docs": len(docs), "chunks": report.chunks_written, "ingest_s": ingest_s,
-            "query_p50_ms": p50, "query_p95_ms": p95}
+    return {"source": source, "embedder": f"{embedder.model_id} ({embedder.dtype})", "docs": len(docs),
+            "chunks": report.chunks_written, "ingest_s": ingest_s, "query_p50_ms": p50, "query_p95_ms": p95}
 
 
 def llama_index(params: dict[str, Any]) -> dict[str, Any]:
@@ -98,5 +98,5 @@ def llama_index(params: dict[str, Any]) -> dict[str, Any]:
             times.append((time.perf_counter() - t0) * 1000)
         client.close()
     p50, p95 = _p50_p95(times)
-    return {"source": source, "embedder": f"{e.model_id} (float32)", "docs": len(docs), "chunks": len(nodes), "ingest_s": ingest_s,
-            "query_p50_ms": p50, "query_p95_ms": p95, "note": "dense only, no access filter"}
+    return {"source": source, "embedder": f"{e.model_id} (float32)", "docs": len(docs), "chunks": len(nodes),
+            "ingest_s": ingest_s, "query_p50_ms": p50, "query_p95_ms": p95, "note": "dense only, no access filter"}
